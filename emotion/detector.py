@@ -1,0 +1,93 @@
+"""The public API: `EmotionDetector` finds faces in an image and labels each with an emotion.
+
+Path of one image: faces.detect -> preprocess.preprocess_face per box -> one batched model call
+(model.run_model) -> a `Face` per box with the top emotion and the full probability dict.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .faces import FaceDetector, make_detector
+from .model import load_model, run_model
+from .preprocess import Box, preprocess_face, to_batch
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "emotion.keras"
+
+
+@dataclass
+class Face:
+    """One detected face: box (x, y, w, h) in input pixels, top emotion, probability per emotion."""
+
+    box: Box
+    emotion: str
+    scores: dict[str, float]
+    confidence: float = 1.0
+    landmarks: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"box": list(self.box), "emotion": self.emotion, "scores": {k: round(v, 4) for k, v in self.scores.items()}}
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Accept HxW gray, HxWx1, HxWx3 BGR or HxWx4 BGRA uint8; return HxWx3 BGR."""
+    import cv2
+
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
+        raise ValueError("expected an HxWx3 uint8 BGR image (numpy array), e.g. from cv2.imread or emotion.read_image")
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+class EmotionDetector:
+    """Faces in, labelled emotions out. Safe to share between threads (model calls are serialized)."""
+
+    def __init__(self, model, labels: tuple[str, ...], detector: FaceDetector, tta: bool = False):
+        self.model = model
+        self.labels = tuple(labels)
+        self.detector = detector
+        self.tta = tta
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls, path: str | Path | None = None, detector: str | FaceDetector = "mtcnn", tta: bool | None = None,
+        min_face: int | None = None,
+    ) -> "EmotionDetector":
+        """Load a model file trained by this project (default: models/emotion.keras) and a detector."""
+        model, meta = load_model(path or DEFAULT_MODEL)
+        if isinstance(detector, str):
+            detector = make_detector(detector, min_face)
+        return cls(model, tuple(meta["labels"]), detector, meta.get("tta_default", False) if tta is None else tta)
+
+    def classify(self, crops: list[np.ndarray]) -> list[dict[str, float]]:
+        """Score already-cropped faces (grayscale or BGR, any size) in one batched model call."""
+        return self._scores(to_batch([preprocess_face(c) for c in crops]))
+
+    def classify_boxes(self, image: np.ndarray, boxes: list[Box]) -> list[dict[str, float]]:
+        """Score the faces at `boxes` in `image` in one batched model call."""
+        return self._scores(to_batch([preprocess_face(image, b) for b in boxes]))
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Find every face in an image and label it; no face is an empty list, not an error."""
+        image = as_bgr(image)
+        found = [d for d in self.detector.detect(image) if d.box[2] > 0 and d.box[3] > 0]
+        scores = self.classify_boxes(image, [d.box for d in found])
+        return [
+            Face(d.box, max(s, key=s.get), s, d.confidence, d.landmarks) for d, s in zip(found, scores)
+        ]
+
+    def _scores(self, batch: np.ndarray) -> list[dict[str, float]]:
+        if not len(batch):
+            return []
+        with self._lock:
+            probs = run_model(self.model, batch, tta=self.tta)
+        probs = probs / probs.sum(axis=1, keepdims=True)  # exact sums despite float32 rounding
+        return [dict(zip(self.labels, map(float, p))) for p in probs]

@@ -1,0 +1,36 @@
+"""Drawing boxes and labels on images, legible from thumbnails to 4K photos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# BGR colours per emotion; unknown labels get grey.
+COLORS = {
+    "angry": (40, 40, 220),
+    "disgust": (40, 140, 40),
+    "fear": (160, 60, 140),
+    "happy": (0, 200, 255),
+    "sad": (200, 120, 30),
+    "surprise": (0, 140, 255),
+    "neutral": (170, 170, 170),
+}
+
+
+def annotate(image: np.ndarray, faces) -> np.ndarray:
+    """A copy of `image` with each face's box and "emotion NN%" label drawn."""
+    out = image.copy()
+    scale = max(image.shape[:2]) / 800  # text and lines grow with the image, not with the face
+    thickness = max(1, int(round(2 * scale)))
+    font_scale = max(0.4, 0.6 * scale)
+    for face in faces:
+        x, y, w, h = face.box
+        color = COLORS.get(face.emotion, (160, 160, 160))
+        cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
+        text = f"{face.emotion} {face.scores[face.emotion]:.0%}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        top = y - th - base - 2 * thickness if y - th - base - 2 * thickness >= 0 else y + h
+        cv2.rectangle(out, (x, top), (x + tw + 2 * thickness, top + th + base + 2 * thickness), color, -1)
+        cv2.putText(out, text, (x + thickness, top + th + thickness), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                    (255, 255, 255) if sum(color) < 400 else (0, 0, 0), thickness, cv2.LINE_AA)
+    return out

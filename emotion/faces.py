@@ -1,0 +1,119 @@
+"""Face detectors behind one small interface: `detect(image_bgr) -> list[Detection]`.
+
+Two detectors, chosen by measurement (../shared/README.md and scripts/calibrate_framing.py):
+- "mtcnn" (default for photos): the `mtcnn` package's MTCNN, weights shipped in its wheel, boxes
+  plus 5 landmarks. On 27 group/portrait photos it found 76/76 faces with no false box, where
+  OpenCV's Haar cascade found 75% with 25 false boxes. Costs ~100-250 ms per photo.
+- "haar" (fast, for live video): OpenCV's frontal-face Haar cascade (shipped with
+  opencv-python-headless 4.x) on a histogram-equalized frame downscaled to WORK_WIDTH px,
+  ~5-20 ms per frame. It misses more turned faces; live video gets another chance every frame.
+
+Every detector's boxes are re-framed the same way training faces are framed: FER2013 crops are
+square and tight, with a little forehead and chin. `FRAMING` holds, per detector, the scale and
+vertical shift that map its raw box onto that framing, measured by scripts/calibrate_framing.py
+on FER2013 faces pasted into larger scenes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .preprocess import Box
+
+# detector -> (side of the square crop / raw box size, shift of the crop centre / crop side)
+FRAMING = {"mtcnn": (1.09, -0.01), "haar": (1.03, 0.0)}
+
+
+@dataclass
+class Detection:
+    """A face box (x, y, w, h) in image pixels, framed like training faces; confidence; landmarks."""
+
+    box: Box
+    confidence: float = 1.0
+    landmarks: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in an HxWx3 BGR uint8 image."""
+
+
+def frame_box(raw: tuple[float, float, float, float], detector: str, shape: tuple[int, ...]) -> Box:
+    """Square, pad and clip a detector's raw box so the crop is framed like a FER2013 face."""
+    x, y, w, h = raw
+    scale, shift = FRAMING[detector]
+    side = scale * (w + h) / 2
+    cx, cy = x + w / 2, y + h / 2 + shift * side
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    x1, y1 = int(round(cx + side / 2)), int(round(cy + side / 2))
+    height, width = shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+class MtcnnDetector:
+    """Accurate detector for photos (MTCNN, TensorFlow)."""
+
+    name = "mtcnn"
+    MAX_SIDE = 1600  # larger photos are downscaled first: detection time grows with pixels
+
+    def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
+        from mtcnn import MTCNN
+
+        self.net = MTCNN(device="CPU:0")
+        self.min_face = min_face
+        self.min_confidence = min_confidence
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        factor = min(1.0, self.MAX_SIDE / max(image.shape[:2]))
+        small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        found = self.net.detect_faces(rgb, min_face_size=max(12, int(self.min_face * factor)))
+        out = []
+        for f in found:
+            if f["confidence"] < self.min_confidence:
+                continue
+            raw = tuple(v / factor for v in f["box"])
+            marks = {k: (int(round(p[0] / factor)), int(round(p[1] / factor))) for k, p in f["keypoints"].items()}
+            out.append(Detection(frame_box(raw, self.name, image.shape), float(f["confidence"]), marks))
+        return out
+
+
+class HaarDetector:
+    """Fast detector for live video (OpenCV Haar cascade on a downscaled, equalized frame)."""
+
+    name = "haar"
+    WORK_WIDTH = 320
+
+    def __init__(self, min_face: int = 40):
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(path)
+        if self.cascade.empty():
+            raise RuntimeError(f"OpenCV could not load {path}; install opencv-python-headless 4.x")
+        self.min_face = min_face
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        factor = min(1.0, self.WORK_WIDTH / gray.shape[1])
+        if factor < 1:
+            gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        gray = cv2.equalizeHist(gray)  # dark and over-exposed frames
+        min_side = max(20, int(self.min_face * factor))
+        rects = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+        return [Detection(frame_box(tuple(v / factor for v in r), self.name, image.shape)) for r in rects]
+
+
+DETECTORS = {"mtcnn": MtcnnDetector, "haar": HaarDetector}
+
+
+def make_detector(name: str = "mtcnn", min_face: int | None = None) -> FaceDetector:
+    """A detector by name ("mtcnn" for photos, "haar" for live video)."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
+    return DETECTORS[name]() if min_face is None else DETECTORS[name](min_face=min_face)

@@ -1,0 +1,125 @@
+"""The emotion CNN: architecture, and saving/loading a model together with its label order.
+
+A model file is a Keras `.keras` archive with one extra entry, `emotion_meta.json`, holding the
+label order it was trained with and its calibration temperature. Loading reads the labels back
+instead of assuming an order: mixing folder order with FER2013 order is the classic bug.
+
+Architecture ("vgg"): a VGG-style stack of double 3x3 conv blocks with BatchNorm, the design of the
+strongest published single FER2013 CNNs (Khaireddin & Chen 2021), narrowed to fit CPU training.
+The model ends in logits; the inference model appends Rescaling(1/T) and a softmax, so the
+temperature-scaled probabilities come out of the model file itself (and out of a TFLite export).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from .preprocess import INPUT_SIZE
+
+META_ENTRY = "emotion_meta.json"
+ARCHS = {
+    # name: (conv widths per block, dense units)
+    "vgg": ((40, 80, 160, 320), 256),
+    "vgg-small": ((32, 64, 128, 256), 256),
+    "tiny": ((8, 16, 32, 32), 32),  # for tests only: trains in seconds
+}
+
+
+def _conv_block(x, filters: int, dropout: float):
+    for _ in range(2):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+    x = layers.MaxPooling2D()(x)
+    return layers.SpatialDropout2D(dropout)(x) if dropout else x
+
+
+def build_logits_model(arch: str, num_classes: int) -> keras.Model:
+    """uint8-range faces (N x 48 x 48 x 1) -> class logits (float32 even under mixed precision)."""
+    widths, dense = ARCHS[arch]
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    for i, width in enumerate(widths):
+        x = _conv_block(x, width, dropout=0.1 * (i + 1) if i else 0.0)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(dense, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dropout(0.5)(x)
+    logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(inputs, logits, name=f"emotion_{arch}")
+
+
+class _float32_policy:
+    """Temporarily build layers in float32 whatever the global mixed-precision policy is."""
+
+    def __enter__(self):
+        self.saved = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("float32")
+
+    def __exit__(self, *exc):
+        keras.config.set_dtype_policy(self.saved)
+
+
+def inference_model(trained: keras.Model, arch: str, num_classes: int, temperature: float = 1.0) -> keras.Model:
+    """A float32 copy of `trained` that outputs temperature-scaled probabilities."""
+    with _float32_policy():
+        base = build_logits_model(arch, num_classes)
+    base.set_weights(trained.get_weights())
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(base.output)
+    probs = layers.Activation("softmax", dtype="float32", name="probabilities")(scaled)
+    return keras.Model(base.input, probs, name=base.name)
+
+
+def save_model(model: keras.Model, path: str | Path, labels: tuple[str, ...], **meta) -> None:
+    """Save `model` to a `.keras` file with its label order (and any extra metadata) inside."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(META_ENTRY, json.dumps({"labels": list(labels), **meta}, indent=2))
+
+
+def read_meta(path: str | Path) -> dict:
+    """The metadata stored in a model file by `save_model`."""
+    with zipfile.ZipFile(path) as zf:
+        if META_ENTRY not in zf.namelist():
+            raise ValueError(f"{path}: no label order stored in this model file; save it with emotion.model.save_model")
+        return json.loads(zf.read(META_ENTRY))
+
+
+def load_model(path: str | Path) -> tuple[keras.Model, dict]:
+    """Load a model file saved by `save_model`; returns the model and its metadata (labels, ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        meta = read_meta(path)
+    except zipfile.BadZipFile:
+        raise ValueError(f"{path}: not a Keras .keras model file") from None
+    model = keras.saving.load_model(path, compile=False)
+    if model.output_shape[-1] != len(meta["labels"]):
+        raise ValueError(f"{path}: model has {model.output_shape[-1]} outputs but {len(meta['labels'])} labels")
+    return model, meta
+
+
+def run_model(model: keras.Model, batch: np.ndarray, tta: bool = False, chunk: int = 256) -> np.ndarray:
+    """Model outputs for N x 48 x 48 x 1 faces; with `tta`, averaged with the mirrored faces.
+
+    Calls the model directly rather than `model.predict`, whose per-call overhead dominates
+    small batches (57 ms vs 8 ms measured for one face).
+    """
+    outputs = []
+    for start in range(0, len(batch), chunk):
+        x = np.asarray(batch[start : start + chunk], dtype=np.float32)
+        out = np.asarray(model(x, training=False))
+        if tta:
+            out = (out + np.asarray(model(x[:, :, ::-1], training=False))) / 2
+        outputs.append(out)
+    return np.concatenate(outputs) if outputs else np.zeros((0, model.output_shape[-1]), np.float32)

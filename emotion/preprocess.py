@@ -1,0 +1,41 @@
+"""The one preprocessing function shared by training, evaluation and inference.
+
+face crop -> grayscale -> INPUT_SIZE x INPUT_SIZE. Scaling to [0, 1] is the model's first layer
+(see `emotion.model`), so exported models (TFLite, SavedModel) take the same uint8 faces.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+INPUT_SIZE = 48  # FER2013 faces are 48x48 grayscale
+
+Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
+
+
+def preprocess_face(image: np.ndarray, box: Box | None = None) -> np.ndarray:
+    """Return the model input for one face: a uint8 INPUT_SIZE x INPUT_SIZE grayscale crop.
+
+    `image` is grayscale (HxW or HxWx1), BGR or BGRA uint8; `box` selects the face, or the whole
+    image is taken as an already-cropped face.
+    """
+    if box is not None:
+        x, y, w, h = box
+        image = image[max(y, 0) : y + h, max(x, 0) : x + w]
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3:
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        image = cv2.cvtColor(image, code)
+    if image.dtype != np.uint8:
+        raise ValueError(f"face crops must be uint8, got {image.dtype}")
+    if image.shape != (INPUT_SIZE, INPUT_SIZE):
+        # INTER_AREA averages when shrinking (no aliasing); it falls back to bilinear when enlarging.
+        image = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def to_batch(faces: list[np.ndarray]) -> np.ndarray:
+    """Stack preprocessed faces into the model's NxHxWx1 input."""
+    return np.stack(faces)[..., None] if faces else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 1), np.uint8)

@@ -1,0 +1,53 @@
+"""Shared fixtures: real FER2013 faces from ../shared, scenes made from them, a tiny dataset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+FER = ROOT.parent / "shared" / "datasets" / "fer2013"
+
+
+def fer_files(split: str, label: str, n: int) -> list[Path]:
+    files = sorted((FER / split / label).glob("*.jpg"))[:n]
+    if len(files) < n:
+        pytest.skip(f"FER2013 not found under {FER}")
+    return files
+
+
+@pytest.fixture(scope="session")
+def fer_faces() -> dict[str, list[np.ndarray]]:
+    """Five real val faces per class, as uint8 48x48 grayscale."""
+    from emotion.imageio import read_image
+    from emotion.preprocess import preprocess_face
+
+    labels = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    return {c: [preprocess_face(read_image(f)) for f in fer_files("val", c, 5)] for c in labels}
+
+
+@pytest.fixture(scope="session")
+def detector():
+    """The default model with the default (photo) detector, loaded once."""
+    from emotion import EmotionDetector
+
+    return EmotionDetector.load()
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A FER2013-layout folder: train/ (12 per class) and val/ (4 per class) copied from ../shared."""
+    root = tmp_path_factory.mktemp("tinyfer")
+    for split, n in (("train", 12), ("val", 4)):
+        for label in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"):
+            dest = root / split / label
+            dest.mkdir(parents=True)
+            for f in fer_files(split, label, n):
+                shutil.copy(f, dest / f.name)
+    return root

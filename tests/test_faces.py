@@ -1,0 +1,81 @@
+"""Face detectors on real FER2013 faces pasted into larger scenes at known boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emotion.faces import frame_box, make_detector
+from emotion.scenes import background, iou, make_scene
+
+
+@pytest.fixture(scope="module")
+def mtcnn():
+    return make_detector("mtcnn")
+
+
+@pytest.fixture(scope="module")
+def haar():
+    return make_detector("haar")
+
+
+def matched(found, truth, threshold=0.4) -> int:
+    return sum(any(iou(d.box, t) >= threshold for d in found) for t in truth)
+
+
+@pytest.mark.parametrize(
+    "sizes, shape",
+    [
+        ([60], (480, 640)),  # a small face in a webcam frame
+        ([400], (480, 640)),  # a face filling most of the frame
+        ([150, 110, 90, 70], (600, 800)),  # a group
+        ([220, 160], (900, 1200)),
+    ],
+)
+def test_mtcnn_finds_every_face(mtcnn, fer_faces, sizes, shape):
+    pool = fer_faces["happy"] + fer_faces["neutral"] + fer_faces["surprise"]
+    scene, truth = make_scene(pool[: len(sizes)], sizes, shape=shape, seed=len(sizes))
+    found = mtcnn.detect(scene)
+    assert matched(found, truth) == len(truth)
+    assert len(found) == len(truth)  # no false boxes on the background
+
+
+@pytest.mark.parametrize("brightness", [0.35, 1.4])
+def test_mtcnn_dark_and_bright_images(mtcnn, fer_faces, brightness):
+    scene, truth = make_scene(fer_faces["happy"][:3], [140, 120, 100], seed=7, brightness=brightness)
+    assert matched(mtcnn.detect(scene), truth) == 3
+
+
+def test_haar_finds_webcam_sized_faces(haar, fer_faces):
+    faces = fer_faces["happy"] + fer_faces["neutral"]
+    hits = 0
+    for i, face in enumerate(faces):
+        scene, truth = make_scene([face], [180], seed=i)
+        hits += matched(haar.detect(scene), truth)
+    assert hits >= 0.6 * len(faces)  # tight FER crops lack hair/ears; real webcam faces fare better
+
+
+@pytest.mark.parametrize("name", ["mtcnn", "haar"])
+def test_no_face_is_empty_list(name, mtcnn, haar):
+    det = mtcnn if name == "mtcnn" else haar
+    assert det.detect(background(480, 640, np.random.default_rng(1))) == []
+
+
+@pytest.mark.parametrize("name", ["mtcnn", "haar"])
+def test_boxes_are_square_and_inside_image(name, mtcnn, haar, fer_faces):
+    det = mtcnn if name == "mtcnn" else haar
+    scene, _ = make_scene([fer_faces["happy"][0]], [200], seed=3)
+    for d in det.detect(scene):
+        x, y, w, h = d.box
+        assert 0 <= x and 0 <= y and x + w <= scene.shape[1] and y + h <= scene.shape[0]
+        assert abs(w - h) <= 1
+
+
+def test_frame_box_clips_at_border():
+    x, y, w, h = frame_box((-20, 400, 100, 120), "mtcnn", (480, 640, 3))
+    assert x == 0 and y >= 0 and y + h == 480 and w > 0 and h > 0
+
+
+def test_unknown_detector_message():
+    with pytest.raises(ValueError, match="unknown detector 'yolo'; choose one of"):
+        make_detector("yolo")
