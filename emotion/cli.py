@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on FER2013-style data")
     p.add_argument("--data", required=True, help="folder with train/ and val/ (or test/) class folders, or fer2013.csv")
     p.add_argument("--out", default="runs/default", help="run folder (checkpoints, model, reports)")
-    p.add_argument("--epochs", type=int, help="length of the schedule (default 60)")
+    p.add_argument("--epochs", type=int, help="length of the schedule (default 40)")
     p.add_argument("--until", type=int, help="stop after this epoch (resume later with --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.add_argument("--finalize", action="store_true",

@@ -31,13 +31,12 @@ ARCHS = {
 }
 
 
-def _conv_block(x, filters: int, dropout: float):
+def _conv_block(x, filters: int):
     for _ in range(2):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
         x = layers.BatchNormalization()(x)
         x = layers.Activation("relu")(x)
-    x = layers.MaxPooling2D()(x)
-    return layers.SpatialDropout2D(dropout)(x) if dropout else x
+    return layers.MaxPooling2D()(x)
 
 
 def build_logits_model(arch: str, num_classes: int) -> keras.Model:
@@ -45,13 +44,15 @@ def build_logits_model(arch: str, num_classes: int) -> keras.Model:
     widths, dense = ARCHS[arch]
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
     x = layers.Rescaling(1.0 / 255)(inputs)
-    for i, width in enumerate(widths):
-        x = _conv_block(x, width, dropout=0.1 * (i + 1) if i else 0.0)
+    # Regularization comes from augmentation and weight decay: SpatialDropout in every block kept
+    # this narrow net near chance for the first epochs (measured: 20% vs 48% train accuracy).
+    for width in widths:
+        x = _conv_block(x, width)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(dense, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Activation("relu")(x)
-    x = layers.Dropout(0.5)(x)
+    x = layers.Dropout(0.4)(x)
     logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name=f"emotion_{arch}")
 
@@ -118,8 +119,8 @@ def run_model(model: keras.Model, batch: np.ndarray, tta: bool = False, chunk: i
     outputs = []
     for start in range(0, len(batch), chunk):
         x = np.asarray(batch[start : start + chunk], dtype=np.float32)
-        out = np.asarray(model(x, training=False))
+        out = keras.ops.convert_to_numpy(model(x, training=False))
         if tta:
-            out = (out + np.asarray(model(x[:, :, ::-1], training=False))) / 2
+            out = (out + keras.ops.convert_to_numpy(model(x[:, :, ::-1], training=False))) / 2
         outputs.append(out)
     return np.concatenate(outputs) if outputs else np.zeros((0, model.output_shape[-1]), np.float32)

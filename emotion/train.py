@@ -26,7 +26,7 @@ from .model import build_logits_model, inference_model, run_model, save_model
 
 DEFAULTS = {
     "arch": "vgg-small",
-    "epochs": 60,
+    "epochs": 40,
     "batch_size": 64,
     "learning_rate": 2e-3,
     "weight_decay": 0.02,
@@ -64,6 +64,7 @@ def augmenter(seed: int) -> keras.Sequential:
 def make_datasets(train: FaceSet, val: FaceSet, cfg: dict) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """tf.data pipelines over in-memory uint8 faces; augmentation runs batched in the pipeline."""
     n = len(train.labels)
+    batch_size = min(cfg["batch_size"], len(train.y))
     aug = augmenter(cfg["seed"])
 
     def prepare(x, y, training: bool):
@@ -75,7 +76,7 @@ def make_datasets(train: FaceSet, val: FaceSet, cfg: dict) -> tuple[tf.data.Data
     train_ds = (
         tf.data.Dataset.from_tensor_slices((train.x, train.y))
         .shuffle(len(train.y), seed=cfg["seed"], reshuffle_each_iteration=True)
-        .batch(cfg["batch_size"], drop_remainder=True)
+        .batch(batch_size, drop_remainder=True)
         .map(lambda x, y: prepare(x, y, True), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -160,7 +161,7 @@ def train(
     val_set = load_split(data, "val", labels=train_set.labels)
     labels = train_set.labels
     train_ds, val_ds = make_datasets(train_set, val_set, cfg)
-    steps = len(train_set.y) // cfg["batch_size"]
+    steps = len(train_set.y) // min(cfg["batch_size"], len(train_set.y))
     model = compile_model(cfg, len(labels), steps)
     print(f"{cfg['arch']}: {model.count_params():,} parameters; {len(train_set.y)} train / {len(val_set.y)} val faces; "
           f"{len(labels)} classes: {', '.join(labels)}", flush=True)

@@ -1,0 +1,83 @@
+"""Training end to end on tiny real datasets: folder layout and Kaggle CSV, outputs, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emotion.cli import main
+from emotion.data import load_fer_csv, load_folder, load_split
+from emotion.labels import FER2013_LABELS
+from emotion.model import load_model
+
+OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
+
+
+def test_train_writes_every_output_and_resumes(tmp_path, tiny_dataset, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "2", "--until", "1"]) == 0
+    assert len(pd.read_csv(out / "history.csv")) == 1
+    for name in OUTPUTS:
+        assert (out / name).stat().st_size > 0, name
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--resume"]) == 0
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == [0, 1]  # continued at epoch 2, did not restart
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_done"] == 2 and 0 <= metrics["val_accuracy"] <= 1
+    assert set(metrics["per_class_recall"]) == set(FER2013_LABELS)
+    model, meta = load_model(out / "model.keras")
+    assert meta["labels"] == list(FER2013_LABELS) and meta["temperature"] > 0
+    probs = np.asarray(model(np.zeros((2, 48, 48, 1), np.float32)))
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert "epoch 2/2" in capsys.readouterr().out
+
+
+def test_folder_loader_orders_known_classes_like_fer2013(tiny_dataset):
+    faces = load_folder(tiny_dataset / "train", progress=False)
+    assert faces.labels == FER2013_LABELS  # not the folders' alphabetical order
+    assert faces.x.shape == (12 * 7, 48, 48) and faces.x.dtype == np.uint8
+    assert np.bincount(faces.y).tolist() == [12] * 7
+    assert all(FER2013_LABELS[y] in p for y, p in zip(faces.y, faces.paths))
+
+
+@pytest.fixture
+def fer_csv(tmp_path, fer_faces):
+    path = tmp_path / "fer2013.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for i, label in enumerate(FER2013_LABELS):
+            for j, face in enumerate(fer_faces[label]):
+                usage = ("Training", "Training", "Training", "PublicTest", "PrivateTest")[j]
+                writer.writerow([i, " ".join(map(str, face.ravel())), usage])
+    return path
+
+
+def test_csv_loader_splits_and_pixels(fer_csv, fer_faces):
+    train, val, test = (load_fer_csv(fer_csv, s) for s in ("train", "val", "test"))
+    assert (len(train.y), len(val.y), len(test.y)) == (21, 7, 7)
+    assert train.labels == FER2013_LABELS
+    np.testing.assert_array_equal(train.x[0], fer_faces["angry"][0])
+    assert FER2013_LABELS[val.y[3]] == "happy"
+
+
+def test_train_from_csv(tmp_path, fer_csv):
+    assert main(["train", "--data", str(fer_csv), "--out", str(tmp_path / "run"), "--arch", "tiny", "--epochs", "1"]) == 0
+    assert (tmp_path / "run" / "model.keras").exists()
+
+
+def test_csv_missing_columns(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,pixels\n0,1 2 3\n")
+    with pytest.raises(ValueError, match="missing column.*Usage.*emotion"):
+        load_split(bad, "train")
+
+
+def test_train_missing_data_is_one_line(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "train" in err and err.count("\n") == 1
