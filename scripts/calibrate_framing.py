@@ -9,9 +9,13 @@ that turn its raw box into the FER2013 crop.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
 import argparse
 import random
-from pathlib import Path
 
 import numpy as np
 

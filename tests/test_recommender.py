@@ -1,0 +1,185 @@
+"""The mood recommender over the bundled MovieLens catalog, and every bad-catalog case."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from statistics import median
+
+import pytest
+
+from recommender import CatalogError, Filters, load_catalog, recommend
+from recommender.__main__ import main
+from recommender.rank import MOODS, mood_profile, weighted_rating
+
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@pytest.mark.parametrize("mode", ["match", "lift"])
+@pytest.mark.parametrize("emotion", EMOTIONS)
+def test_lists_meet_quality_and_diversity_targets(emotion, mode):
+    films = recommend(emotion, n=10, mode=mode)
+    titles = [f["title"] for f in films]
+    assert len(titles) == len(set(titles)) == 10
+    mapped = set(MOODS[mode][emotion])
+    assert all(mapped & set(f["genres"]) for f in films)
+    assert median(f["rating_count"] for f in films) >= 50
+    first = [f["genres"][0] for f in films]
+    assert max(first.count(g) for g in first) <= 3
+    for f in films:
+        named = f["reason"].split(" — ")[0].split(", ")
+        assert named and set(named) <= mapped & set(f["genres"])
+        assert f"by {f['rating_count']} viewers" in f["reason"]
+
+
+def test_match_lists_of_different_emotions_overlap_little():
+    lists = {e: {f["title"] for f in recommend(e, mode="match")} for e in EMOTIONS}
+    for a, b in itertools.combinations(EMOTIONS, 2):
+        assert len(lists[a] & lists[b]) <= 3, (a, b, lists[a] & lists[b])
+
+
+def test_reason_names_mood_and_mode():
+    (film,) = recommend("sad", n=1, mode="lift")
+    assert "to lift a sad mood" in film["reason"] and "rated" in film["reason"]
+    (film,) = recommend("happy", n=1, mode="match")
+    assert "fits a happy mood" in film["reason"]
+
+
+def test_score_distribution_blends_genre_profiles():
+    profile = mood_profile({"happy": 0.6, "surprise": 0.3, "neutral": 0.1}, "match")
+    assert profile["Comedy"] == pytest.approx(0.6) and profile["Sci-Fi"] == pytest.approx(0.3)
+    blended = {f["title"] for f in recommend({"happy": 0.5, "surprise": 0.5})}
+    happy = {f["title"] for f in recommend("happy")}
+    surprise = {f["title"] for f in recommend("surprise")}
+    assert blended != happy and blended != surprise
+
+
+def test_bayesian_rating_prefers_many_votes():
+    import numpy as np
+
+    few, many = weighted_rating(np.array([5.0, 4.3]), np.array([2, 300]), prior_mean=3.5)
+    assert many > few
+
+
+def test_pages_never_repeat_titles():
+    pages = [{f["title"] for f in recommend("happy", page=p)} for p in range(3)]
+    assert all(len(p) == 10 for p in pages)
+    assert not (pages[0] & pages[1]) and not (pages[0] & pages[2]) and not (pages[1] & pages[2])
+
+
+def test_exclude_titles_already_shown():
+    first = [f["title"] for f in recommend("fear")]
+    again = [f["title"] for f in recommend("fear", exclude=set(first[:5]))]
+    assert not set(first[:5]) & set(again)
+
+
+def test_filters_years_votes_genres():
+    films = recommend("happy", filters=Filters(min_votes=100, year_from=1990, year_to=1999, exclude_genres=("Romance",)))
+    assert films
+    for f in films:
+        assert 1990 <= f["year"] <= 1999 and f["rating_count"] >= 100 and "Romance" not in f["genres"]
+
+
+def test_unknown_emotion_and_mode():
+    with pytest.raises(ValueError, match="unknown emotion"):
+        recommend("bored")
+    with pytest.raises(ValueError, match="unknown mode"):
+        recommend("sad", mode="wallow")
+
+
+def test_bundled_catalog_is_clean():
+    cat = load_catalog()
+    assert len(cat.movies) > 9000 and not cat.skipped
+    assert "The Matrix" in set(cat.movies["title"]) and "Matrix, The" not in set(cat.movies["title"])
+
+
+def write(tmp_path, text, name="c.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_user_catalog_with_commas_and_other_column_names(tmp_path):
+    path = write(tmp_path, 'Name,Genre,Release_Year,Votes,Rating\n"Up","Animation, Comedy",2009,500,4.1\n"Heat","Action, Crime",1995,300,4.0\n')
+    cat = load_catalog(path)
+    assert list(cat.movies["genres"][0]) == ["Animation", "Comedy"]
+    films = recommend("sad", mode="lift", catalog=cat)
+    assert [f["title"] for f in films] == ["Up"]
+
+
+def test_catalog_without_ratings_still_recommends(tmp_path):
+    path = write(tmp_path, "title,genres\nUp,Animation|Comedy\nHeat,Action|Crime\n")
+    films = recommend("happy", catalog=load_catalog(path), filters=Filters(min_votes=0))
+    assert [f["title"] for f in films] == ["Up"] and "rated" not in films[0]["reason"]
+
+
+def test_missing_columns_named(tmp_path):
+    with pytest.raises(CatalogError, match=r"missing column\(s\) genres .*found: title, year"):
+        load_catalog(write(tmp_path, "title,year\nUp,2009\n"))
+
+
+def test_wrong_encoding(tmp_path):
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        load_catalog(write(tmp_path, "title,genres\nAmélie,Comedy\n", encoding="utf-16"))
+
+
+def test_empty_file_and_header_only(tmp_path):
+    with pytest.raises(CatalogError, match="the file is empty"):
+        load_catalog(write(tmp_path, ""))
+    with pytest.raises(CatalogError, match="no usable rows"):
+        load_catalog(write(tmp_path, "title,genres\n", name="h.csv"))
+
+
+def test_junk_duplicate_and_malformed_rows_skipped_and_counted(tmp_path):
+    text = (
+        "title,genres,year,rating_count\n"
+        "Up,Animation|Comedy,2009,500\n"
+        ",Comedy,2000,3\n"  # no title
+        "Nothing,,2001,4\n"  # no genres
+        "Up,Animation|Comedy,2009,20\n"  # duplicate (fewer votes)
+        "Bad,Comedy,2002,5,extra,fields\n"  # malformed
+        "Heat,Action|Crime,1995,300\n"
+    )
+    cat = load_catalog(write(tmp_path, text))
+    assert list(cat.movies["title"]) == ["Up", "Heat"]
+    assert int(cat.movies["rating_count"][0]) == 500
+    assert cat.skipped == {"malformed": 1, "no title": 1, "no genres": 1, "duplicate": 1}
+
+
+def test_missing_catalog_file(tmp_path):
+    with pytest.raises(CatalogError, match="no such catalog file"):
+        load_catalog(tmp_path / "none.csv")
+
+
+def test_cli_json(capsys):
+    assert main(["--scores", '{"happy": 0.6, "surprise": 0.3, "neutral": 0.1}', "--n", "5", "--json"]) == 0
+    films = json.loads(capsys.readouterr().out)
+    assert len(films) == 5
+    for f in films:
+        assert {"title", "year", "genres", "rating_mean", "rating_count", "score", "reason"} <= set(f)
+        assert isinstance(f["genres"], list)
+
+
+def test_cli_pages_and_text(capsys):
+    assert main(["--emotion", "sad", "--mode", "lift", "--page", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.lstrip().startswith("11.") and "to lift a sad mood" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--scores", "{happy: 1}"], "not valid JSON"),
+        (["--emotion", "bored"], "unknown emotion"),
+        (["--scores", "[1, 2]"], "JSON object"),
+    ],
+)
+def test_cli_bad_input_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_bad_catalog(capsys, tmp_path):
+    assert main(["--emotion", "sad", "--catalog", str(write(tmp_path, "foo\nx\n"))]) == 2
+    assert "missing column(s) title, genres" in capsys.readouterr().err
