@@ -1,43 +1,187 @@
-"""Streamlit page: upload a photo, see every face boxed with its emotion and probabilities.
+"""Mood movies: the Streamlit page. Photo or webcam -> labelled faces -> films for the mood.
 
     streamlit run app.py
+
+The page stays thin: heavy objects (model, detectors, catalog) are created once per process with
+st.cache_resource; live frames go to emotion.video.LiveProcessor on streamlit-webrtc's worker thread.
 """
 
 from __future__ import annotations
 
+import json
+import os
+
+import av
 import pandas as pd
 import streamlit as st
+from streamlit_webrtc import webrtc_streamer
 
 from emotion import EmotionDetector, ImageError, read_image
+from emotion.detector import DEFAULT_MODEL
 from emotion.draw import annotate
+from emotion.faces import make_detector
+from emotion.video import LiveProcessor
+from recommender import MODES, CatalogError, Filters, load_catalog, recommend
+from recommender.catalog import DEFAULT_CATALOG, skipped_message
+
+EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢", "surprise": "😮", "neutral": "😐"}
+# Remote deployments need a STUN/TURN server: set MOOD_RTC_CONFIGURATION to a JSON RTCConfiguration,
+# e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
+RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
 
 
 @st.cache_resource(show_spinner="Loading the emotion model ...")
-def load_detector(detector: str) -> EmotionDetector:
-    """One model + detector per process, shared by every session."""
-    return EmotionDetector.load(detector=detector)
+def load_emotion(model_path: str, detector: str, tta: bool, min_face: int) -> EmotionDetector:
+    """One model + detector per process and setting, shared by every viewer."""
+    return EmotionDetector.load(model_path, detector=make_detector(detector, min_face), tta=tta)
 
+
+@st.cache_resource(show_spinner="Loading the movie catalog ...")
+def load_movies(path: str):
+    return load_catalog(path)
+
+
+def mood_line(scores: dict[str, float]) -> str:
+    top = sorted(scores.items(), key=lambda kv: -kv[1])[:3]
+    return " · ".join(f"{EMOJI.get(k, '')} {k} {v:.0%}" for k, v in top)
+
+
+def set_mood(scores: dict[str, float], source: str) -> None:
+    """Remember the mood that drives the recommendations and start again from page 1."""
+    st.session_state.mood = scores
+    st.session_state.mood_source = source
+    st.session_state.page = 0
+
+
+def photo_tab(det: EmotionDetector) -> None:
+    uploads = st.file_uploader(
+        "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp"], accept_multiple_files=True
+    )
+    all_faces = []
+    for upload in uploads or []:
+        try:
+            image = read_image(upload.getvalue(), name=upload.name)
+        except ImageError as exc:
+            st.error(str(exc))
+            continue
+        faces = det.detect(image)
+        all_faces += faces
+        left, right = st.columns([3, 2])
+        left.image(annotate(image, faces), channels="BGR", caption=upload.name, width="stretch")
+        if not faces:
+            right.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")
+        for i, face in enumerate(faces, 1):
+            right.markdown(f"**Face {i}: {EMOJI.get(face.emotion, '')} {face.emotion}** ({face.scores[face.emotion]:.0%})")
+            right.bar_chart(pd.Series(face.scores, name="probability"), horizontal=True, height=180)
+    if all_faces:
+        group = {k: sum(f.scores[k] for f in all_faces) / len(all_faces) for k in det.labels}
+        if len(all_faces) > 1:
+            st.markdown(f"**Group mood of {len(all_faces)} faces:** {mood_line(group)}")
+        if st.session_state.get("mood_source") != "photo" or st.session_state.get("photo_mood") != group:
+            st.session_state.photo_mood = group
+            set_mood(group, "photo")
+
+
+def live_tab(det: EmotionDetector) -> None:
+    st.caption("Press START and allow the camera. If the camera is denied or missing, allow it in the "
+               "browser's site settings (or use the Photo tab).")
+    if "live" not in st.session_state or st.session_state.live.detector is not det:
+        st.session_state.live = LiveProcessor(det)
+    processor: LiveProcessor = st.session_state.live
+
+    def callback(frame: av.VideoFrame) -> av.VideoFrame:
+        # Worker thread: no st.* calls here; results leave through the processor's lock.
+        return av.VideoFrame.from_ndarray(processor.process(frame.to_ndarray(format="bgr24")), format="bgr24")
+
+    ctx = webrtc_streamer(
+        key="live",
+        video_frame_callback=callback,
+        media_stream_constraints={"video": True, "audio": False},
+        rtc_configuration=RTC_CONFIGURATION,
+        async_processing=True,  # the newest frame only: a slow frame drops frames instead of adding lag
+    )
+
+    @st.fragment(run_every=1.0 if ctx.state.playing else None)
+    def readout() -> None:
+        mood = processor.mood()
+        if mood is None:
+            st.info("Waiting for a face ..." if ctx.state.playing else "Live mood appears here once the camera runs.")
+            return
+        st.markdown(f"**Live mood:** {mood_line(mood)}")
+        timeline = processor.timeline()
+        if len(timeline) > 1:
+            t0 = timeline[0][0]
+            st.line_chart(pd.DataFrame([m for _, m in timeline], index=[round(t - t0) for t, _ in timeline]), height=180)
+        if st.button("🎬 Recommend for this mood", key="live_recommend"):
+            set_mood(mood, "live")
+            st.rerun()
+
+    readout()
+
+
+def recommendations(catalog, filters: Filters, mode: str) -> None:
+    mood = st.session_state.get("mood")
+    st.subheader("🎬 Films for your mood")
+    if not mood:
+        st.info("Upload a photo or use the webcam, then your films appear here.")
+        return
+    st.markdown(f"Mood ({st.session_state.mood_source}): {mood_line(mood)}")
+    page = st.session_state.get("page", 0)
+    try:
+        films = recommend(mood, n=10, mode=mode, page=page, filters=filters, catalog=catalog)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if not films:
+        st.warning("No films match these filters. Lower the minimum votes or widen the years.")
+    for f in films:
+        rating = f" · ⭐ {f['rating_mean']:.1f} ({f['rating_count']} votes)" if f["rating_mean"] is not None else ""
+        st.markdown(f"**{f['title']}** ({f['year'] or '?'}) — {', '.join(f['genres'])}{rating}  \n_{f['reason']}_")
+    if films and st.button("More films", key="more"):
+        st.session_state.page = page + 1
+        st.rerun()
+
+
+with st.sidebar:
+    st.header("Settings")
+    photo_detector = st.selectbox("Face detector for photos", ["mtcnn", "haar"], help="mtcnn: accurate; haar: fast")
+    tta = st.toggle("Test-time augmentation (mirror)", value=False, help="Average with the mirrored face: slower")
+    min_face = st.slider("Minimum face size (px)", 20, 200, 30, step=10)
+    model_path = st.text_input("Model file", str(DEFAULT_MODEL))
+    catalog_path = st.text_input("Movie catalog (CSV)", str(DEFAULT_CATALOG))
+    st.header("Recommendations")
+    mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
+    min_votes = st.slider("Minimum votes", 0, 200, 20, step=5)
+    years = st.slider("Years", 1900, 2020, (1900, 2020))
+    catalog = None
+    try:
+        catalog = load_movies(catalog_path)
+        if (note := skipped_message(catalog)):
+            st.caption(note)
+    except CatalogError as exc:
+        st.error(str(exc))
+    exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [])
 
 st.title("🎬 Mood movies")
-st.caption("Upload a photo: every face is boxed and labelled with its emotion.")
+st.caption("Show your face to the webcam or upload a photo: every face gets its emotion, "
+           "and you get films for the mood. Nothing leaves this computer.")
 
-uploads = st.file_uploader(
-    "Photos", type=["jpg", "jpeg", "png", "webp", "bmp"], accept_multiple_files=True
-)
-detector = load_detector("mtcnn")
-for upload in uploads or []:
-    try:
-        image = read_image(upload.getvalue(), name=upload.name)
-    except ImageError as exc:
-        st.error(str(exc))
-        continue
-    faces = detector.detect(image)
-    left, right = st.columns([3, 2])
-    left.image(annotate(image, faces)[:, :, ::-1], caption=upload.name, use_container_width=True)
-    if not faces:
-        right.info(f"{upload.name}: no face found. Try a photo where faces are larger and facing the camera.")
-    for i, face in enumerate(faces, 1):
-        right.markdown(f"**Face {i}: {face.emotion}** ({face.scores[face.emotion]:.0%})")
-        right.bar_chart(pd.Series(face.scores, name="probability"), horizontal=True, height=200)
+try:
+    photo_det = load_emotion(model_path, photo_detector, tta, min_face)
+    live_det = load_emotion(model_path, "haar", tta, min_face)
+except (FileNotFoundError, ValueError, OSError) as exc:
+    st.error(f"Cannot load the model: {exc}. Fix the model path in the sidebar.")
+    st.stop()
+
+main, side = st.columns([3, 2], gap="large")
+with main:
+    photo, live = st.tabs(["📷 Photo", "🎥 Live webcam"])
+    with photo:
+        photo_tab(photo_det)
+    with live:
+        live_tab(live_det)
+with side:
+    if catalog is not None:
+        recommendations(catalog, Filters(min_votes, years[0], years[1], tuple(exclude)), mode)

@@ -44,6 +44,15 @@ class FaceDetector(Protocol):
         """Faces in an HxWx3 BGR uint8 image."""
 
 
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
 def frame_box(raw: tuple[float, float, float, float], detector: str, shape: tuple[int, ...]) -> Box:
     """Square, pad and clip a detector's raw box so the crop is framed like a FER2013 face."""
     x, y, w, h = raw
@@ -62,6 +71,7 @@ class MtcnnDetector:
 
     name = "mtcnn"
     MAX_SIDE = 1600  # larger photos are downscaled first: detection time grows with pixels
+    NET_MIN_FACE = 20
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
         from mtcnn import MTCNN
@@ -71,15 +81,17 @@ class MtcnnDetector:
         self.min_confidence = min_confidence
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        factor = min(1.0, self.MAX_SIDE / max(image.shape[:2]))
+        # mtcnn 1.0 finds nothing when min_face_size > ~25 (its pyramid then starts below PNet's
+        # 12 px input), so it always runs at its default 20 px and a larger minimum face becomes
+        # a smaller image instead, which is also faster.
+        factor = min(1.0, self.MAX_SIDE / max(image.shape[:2]), self.NET_MIN_FACE / self.min_face)
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        found = self.net.detect_faces(rgb, min_face_size=max(12, int(self.min_face * factor)))
         out = []
-        for f in found:
-            if f["confidence"] < self.min_confidence:
-                continue
+        for f in self.net.detect_faces(rgb, min_face_size=self.NET_MIN_FACE):
             raw = tuple(v / factor for v in f["box"])
+            if f["confidence"] < self.min_confidence or max(raw[2], raw[3]) < self.min_face:
+                continue
             marks = {k: (int(round(p[0] / factor)), int(round(p[1] / factor))) for k, p in f["keypoints"].items()}
             out.append(Detection(frame_box(raw, self.name, image.shape), float(f["confidence"]), marks))
         return out

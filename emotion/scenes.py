@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .faces import iou  # noqa: F401  (re-exported for tests and benchmarks)
 from .preprocess import Box
 
 
@@ -53,12 +54,3 @@ def make_scene(
     if brightness != 1.0:
         scene = np.clip(scene.astype(np.float32) * brightness, 0, 255).astype(np.uint8)
     return scene, boxes
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union else 0.0

@@ -79,3 +79,12 @@ def test_frame_box_clips_at_border():
 def test_unknown_detector_message():
     with pytest.raises(ValueError, match="unknown detector 'yolo'; choose one of"):
         make_detector("yolo")
+
+
+@pytest.mark.parametrize("min_face", [20, 30, 60, 100])
+def test_mtcnn_minimum_face_size_setting(fer_faces, min_face):
+    det = make_detector("mtcnn", min_face=min_face)
+    scene, truth = make_scene([fer_faces["happy"][0], fer_faces["happy"][2]], [180, 80], shape=(600, 800), seed=11)
+    found = det.detect(scene)
+    assert matched(found, truth[:1]) == 1  # the 180 px face at every setting
+    assert matched(found, truth[1:]) == (1 if min_face <= 60 else 0)  # the 80 px face only when allowed

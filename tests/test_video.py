@@ -1,0 +1,102 @@
+"""Live mode's per-frame processing: every face labelled, labels smoothed over time, mood readout."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from emotion import EmotionDetector
+from emotion.detector import Face
+from emotion.faces import make_detector
+from emotion.scenes import make_scene
+from emotion.video import LiveProcessor
+
+
+@pytest.fixture(scope="module")
+def live(detector) -> EmotionDetector:
+    return EmotionDetector(detector.model, detector.labels, make_detector("haar"))
+
+
+class Scripted:
+    """A detector stand-in that returns given faces, to drive the smoothing deterministically."""
+
+    labels = ("happy", "sad")
+
+    def __init__(self):
+        self.faces: list[Face] = []
+
+    def detect(self, frame):
+        return self.faces
+
+
+def face(box, happy):
+    return Face(box, "happy" if happy >= 0.5 else "sad", {"happy": happy, "sad": 1 - happy})
+
+
+def test_frames_come_back_annotated_with_every_face(live, fer_faces):
+    proc = LiveProcessor(live)
+    scene, _ = make_scene([fer_faces["happy"][0], fer_faces["neutral"][1]], [180, 170], seed=1)
+    out = proc.process(scene, now=0.0)
+    assert out.shape == scene.shape and (out != scene).any()
+    assert len(proc.tracks) >= 1 and proc.mood() is not None
+    assert sum(proc.mood().values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_one_frame_blip_does_not_flip_the_label():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    box = (100, 100, 120, 120)
+    for i in range(15):  # 0.5 s of a happy face at 30 fps
+        det.faces = [face(box, 0.9)]
+        proc.process(np.zeros((480, 640, 3), np.uint8), now=i / 30)
+    det.faces = [face((104, 102, 120, 120), 0.05)]  # one misread frame, face moved slightly
+    proc.process(np.zeros((480, 640, 3), np.uint8), now=15 / 30)
+    assert proc.mood()["happy"] > 0.5 and len(proc.tracks) == 1
+
+
+def test_a_lasting_change_takes_over_within_a_second():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    box = (100, 100, 120, 120)
+    det.faces = [face(box, 0.9)]
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=0.0)
+    det.faces = [face(box, 0.1)]
+    for i in range(1, 31):
+        proc.process(np.zeros((10, 10, 3), np.uint8), now=i / 30)
+    assert proc.mood()["sad"] > 0.8
+
+
+def test_faces_are_tracked_separately_and_forgotten():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    det.faces = [face((0, 0, 100, 100), 0.9), face((300, 0, 100, 100), 0.1)]
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=0.0)
+    assert len(proc.tracks) == 2
+    det.faces = []
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=2.0)
+    assert proc.tracks == []
+
+
+def test_mood_readable_from_another_thread_while_processing():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    det.faces = [face((0, 0, 100, 100), 0.7)]
+    stop = threading.Event()
+
+    def worker():
+        t = 0.0
+        while not stop.is_set():
+            proc.process(np.zeros((10, 10, 3), np.uint8), now=t)
+            t += 0.05
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        readings = [proc.mood() for _ in range(200)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(r is None or r["happy"] == pytest.approx(0.7) for r in readings)
+    assert len(proc.timeline()) >= 1
