@@ -87,9 +87,10 @@ def photo_tab(det: EmotionDetector) -> None:
 def live_tab(det: EmotionDetector) -> None:
     st.caption("Press START and allow the camera. If the camera is denied or missing, allow it in the "
                "browser's site settings (or use the Photo tab).")
-    if "live" not in st.session_state or st.session_state.live.detector is not det:
-        st.session_state.live = LiveProcessor(det)
-    processor: LiveProcessor = st.session_state.live
+    # Per viewer; "live" itself is the streamer's own session_state key.
+    if "live_processor" not in st.session_state or st.session_state.live_processor.detector is not det:
+        st.session_state.live_processor = LiveProcessor(det)
+    processor: LiveProcessor = st.session_state.live_processor
 
     def callback(frame: av.VideoFrame) -> av.VideoFrame:
         # Worker thread: no st.* calls here; results leave through the processor's lock.
