@@ -14,7 +14,7 @@ import os
 import av
 import pandas as pd
 import streamlit as st
-from streamlit_webrtc import webrtc_streamer
+from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
 from emotion import EmotionDetector, ImageError, read_image
 from emotion.detector import DEFAULT_MODEL

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .faces import FaceDetector, make_detector
-from .model import load_model, run_model
+from .model import load_model, predictor, run_model
 from .preprocess import Box, preprocess_face, to_batch
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "emotion.keras"
@@ -51,6 +51,7 @@ class EmotionDetector:
 
     def __init__(self, model, labels: tuple[str, ...], detector: FaceDetector, tta: bool = False):
         self.model = model
+        self._forward = predictor(model)
         self.labels = tuple(labels)
         self.detector = detector
         self.tta = tta
@@ -88,6 +89,6 @@ class EmotionDetector:
         if not len(batch):
             return []
         with self._lock:
-            probs = run_model(self.model, batch, tta=self.tta)
+            probs = run_model(self._forward, batch, tta=self.tta)
         probs = probs / probs.sum(axis=1, keepdims=True)  # exact sums despite float32 rounding
         return [dict(zip(self.labels, map(float, p))) for p in probs]

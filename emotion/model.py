@@ -16,8 +16,11 @@ import json
 import zipfile
 from pathlib import Path
 
+from typing import Callable
+
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from .preprocess import INPUT_SIZE
@@ -110,17 +113,24 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict]:
     return model, meta
 
 
-def run_model(model: keras.Model, batch: np.ndarray, tta: bool = False, chunk: int = 256) -> np.ndarray:
-    """Model outputs for N x 48 x 48 x 1 faces; with `tta`, averaged with the mirrored faces.
+def predictor(model: keras.Model) -> Callable:
+    """The model's forward pass compiled as one TensorFlow graph for any batch size.
 
-    Calls the model directly rather than `model.predict`, whose per-call overhead dominates
-    small batches (57 ms vs 8 ms measured for one face).
+    Calling the model directly costs ~8 ms per call in eager mode and `model.predict` ~57 ms;
+    the compiled graph ~2 ms (measured for batch 1 on this project's CPUs).
     """
+    spec = tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 1], tf.float32)
+    return tf.function(lambda x: model(x, training=False), input_signature=[spec])
+
+
+def run_model(forward: Callable, batch: np.ndarray, tta: bool = False, chunk: int = 256) -> np.ndarray:
+    """Outputs of `forward` (see `predictor`) for N x 48 x 48 x 1 faces; with `tta`, averaged
+    with the mirrored faces."""
     outputs = []
     for start in range(0, len(batch), chunk):
         x = np.asarray(batch[start : start + chunk], dtype=np.float32)
-        out = keras.ops.convert_to_numpy(model(x, training=False))
+        out = forward(x).numpy()
         if tta:
-            out = (out + keras.ops.convert_to_numpy(model(x[:, :, ::-1], training=False))) / 2
+            out = (out + forward(np.ascontiguousarray(x[:, :, ::-1])).numpy()) / 2
         outputs.append(out)
-    return np.concatenate(outputs) if outputs else np.zeros((0, model.output_shape[-1]), np.float32)
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)

@@ -22,7 +22,7 @@ import tensorflow as tf
 from .calibrate import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet, load_split
 from .evaluate import plot_confusion, plot_curves, report_text, score
-from .model import build_logits_model, inference_model, run_model, save_model
+from .model import build_logits_model, inference_model, predictor, run_model, save_model
 
 DEFAULTS = {
     "arch": "vgg-small",
@@ -198,7 +198,8 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
     """Calibrate on val, save the inference model, and write history plots and reports."""
     labels = val.labels
     batch = val.x[..., None]
-    logits, logits_tta = run_model(model, batch), run_model(model, batch, tta=True)
+    forward = predictor(model)
+    logits, logits_tta = run_model(forward, batch), run_model(forward, batch, tta=True)
     temperature = fit_temperature(logits, val.y)
     result = score(val.y, logits.argmax(1), labels)
     result_tta = score(val.y, logits_tta.argmax(1), labels)

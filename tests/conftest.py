@@ -9,6 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Import order matters: importing aiortc's pylibsrtp after TensorFlow segfaults (both bring their
+# own SSL libraries). app.py imports streamlit_webrtc before emotion for the same reason.
+import streamlit_webrtc  # noqa: F401  isort: skip
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
