@@ -93,17 +93,19 @@ def class_weights(y: np.ndarray, n: int) -> dict[int, float]:
 
 
 class EpochSummary(keras.callbacks.Callback):
-    """One line per epoch: loss, accuracy, val accuracy, time."""
+    """One line per epoch: loss, accuracy, val accuracy, time; adds `seconds` to the logs so the
+    history (CSVLogger, placed after this callback) records the training time of every epoch."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        logs = logs if logs is not None else {}
+        logs["seconds"] = round(time.time() - self.start, 1)
         print(
             f"epoch {epoch + 1}/{self.params['epochs']}: loss {logs.get('loss', 0):.4f} "
             f"acc {logs.get('accuracy', 0):.4f} val_loss {logs.get('val_loss', 0):.4f} "
-            f"val_acc {logs.get('val_accuracy', 0):.4f} ({time.time() - self.start:.0f} s)",
+            f"val_acc {logs.get('val_accuracy', 0):.4f} ({logs['seconds']:.0f} s)",
             flush=True,
         )
 
@@ -174,7 +176,6 @@ def train(
     if finalize_only:
         model.load_weights(out / "best.weights.h5")
         return finish_run(model, cfg, val_set, out)
-    started = time.time()
     model.fit(
         train_ds,
         validation_data=val_ds,
@@ -182,14 +183,12 @@ def train(
         class_weight=class_weights(train_set.y, len(labels)),
         callbacks=[
             keras.callbacks.BackupAndRestore(out / "backup", delete_checkpoint=False),
+            EpochSummary(),
             keras.callbacks.CSVLogger(history_csv, append=True),
             checkpoint,
-            EpochSummary(),
         ],
         verbose=1 if sys.stderr.isatty() else 0,
     )
-    cfg["train_seconds"] = cfg.get("train_seconds", 0) + round(time.time() - started)
-    config_path.write_text(json.dumps(cfg, indent=2))
     model.load_weights(out / "best.weights.h5")
     return finish_run(model, cfg, val_set, out)
 
@@ -210,7 +209,7 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
         "parameters": int(model.count_params()),
         "epochs_done": int(history["epoch"].max() + 1),
         "epochs_planned": cfg["epochs"],
-        "train_seconds": cfg.get("train_seconds"),
+        "train_seconds": round(float(history["seconds"].sum())) if "seconds" in history else None,
         "val_accuracy": result["accuracy"],
         "val_accuracy_tta": result_tta["accuracy"],
         "temperature": round(temperature, 4),
