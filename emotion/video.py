@@ -59,7 +59,7 @@ class LiveProcessor:
             best = max(unmatched, key=lambda t: iou(t.box, face.box), default=None)
             if best is not None and iou(best.box, face.box) >= MATCH_IOU:
                 unmatched.remove(best)
-                alpha = 1 - math.exp(-(now - best.seen) / SMOOTHING_SECONDS)
+                alpha = 1 - math.exp(-max(now - best.seen, 0.0) / SMOOTHING_SECONDS)
                 best.scores = (1 - alpha) * best.scores + alpha * p
                 best.box, best.seen = face.box, now
                 track = best
