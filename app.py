@@ -33,9 +33,15 @@ st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
 
 
 @st.cache_resource(show_spinner="Loading the emotion model ...")
-def load_emotion(model_path: str, detector: str, tta: bool, min_face: int) -> EmotionDetector:
-    """One model + detector per process and setting, shared by every viewer."""
-    return EmotionDetector.load(model_path, detector=make_detector(detector, min_face), tta=tta)
+def load_model(model_path: str) -> EmotionDetector:
+    """The model, loaded once per process and shared by every viewer and detector."""
+    return EmotionDetector.load(model_path, detector="haar")
+
+
+@st.cache_resource(show_spinner="Loading the face detector ...")
+def emotion_detector(model_path: str, detector: str, tta: bool, min_face: int) -> EmotionDetector:
+    """The shared model with a face detector; cached so reruns get the very same object."""
+    return load_model(model_path).variant(make_detector(detector, min_face), tta)
 
 
 @st.cache_resource(show_spinner="Loading the movie catalog ...")
@@ -170,8 +176,8 @@ st.caption("Show your face to the webcam or upload a photo: every face gets its 
            "and you get films for the mood. Nothing leaves this computer.")
 
 try:
-    photo_det = load_emotion(model_path, photo_detector, tta, min_face)
-    live_det = load_emotion(model_path, "haar", tta, min_face)
+    photo_det = emotion_detector(model_path, photo_detector, tta, min_face)
+    live_det = emotion_detector(model_path, "haar", tta, min_face)
 except (FileNotFoundError, ValueError, OSError) as exc:
     st.error(f"Cannot load the model: {exc}. Fix the model path in the sidebar.")
     st.stop()

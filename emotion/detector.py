@@ -6,6 +6,7 @@ Path of one image: faces.detect -> preprocess.preprocess_face per box -> one bat
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,13 @@ class EmotionDetector:
         if isinstance(detector, str):
             detector = make_detector(detector, min_face)
         return cls(model, tuple(meta["labels"]), detector, meta.get("tta_default", False) if tta is None else tta)
+
+    def variant(self, detector: FaceDetector | None = None, tta: bool | None = None) -> "EmotionDetector":
+        """The same loaded model (shared, with its lock) with another face detector or TTA setting."""
+        other = copy.copy(self)
+        other.detector = detector or self.detector
+        other.tta = self.tta if tta is None else tta
+        return other
 
     def classify(self, crops: list[np.ndarray]) -> list[dict[str, float]]:
         """Score already-cropped faces (grayscale or BGR, any size) in one batched model call."""

@@ -95,3 +95,16 @@ def test_model_file_without_labels_refused(tmp_path):
 def test_missing_model_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         EmotionDetector.load(tmp_path / "none.keras")
+
+
+def test_variant_shares_the_model_and_switches_detector_and_tta(detector, fer_faces):
+    from emotion.faces import HaarDetector
+
+    fast = detector.variant(HaarDetector(), tta=True)
+    assert fast.model is detector.model and isinstance(fast.detector, HaarDetector) and fast.tta
+    plain = detector.variant(tta=False)
+    face = fer_faces["surprise"][0]
+    (a,), (b,) = plain.classify([face]), plain.classify([face[:, ::-1]])
+    (mirrored,) = fast.classify([face])
+    for label in mirrored:  # TTA = the mean of the face and its mirror image
+        assert mirrored[label] == pytest.approx((a[label] + b[label]) / 2, abs=1e-5)
