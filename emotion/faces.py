@@ -5,7 +5,8 @@ Two detectors, chosen by measurement (../shared/README.md and scripts/calibrate_
   plus 5 landmarks. On 27 group/portrait photos it found 76/76 faces with no false box, where
   OpenCV's Haar cascade found 75% with 25 false boxes. Costs ~100-250 ms per photo.
 - "haar" (fast, for live video): OpenCV's frontal-face Haar cascade (shipped with
-  opencv-python-headless 4.x) on a histogram-equalized frame downscaled to WORK_WIDTH px,
+  opencv-python-headless 4.x) on the grayscale frame downscaled to WORK_WIDTH px (its features are
+  contrast-normalized; global histogram equalization made it miss faces, bench/realtime.py),
   ~5-20 ms per frame. It misses more turned faces; live video gets another chance every frame.
 
 Every detector's boxes are re-framed the same way training faces are framed: FER2013 crops are
@@ -98,7 +99,7 @@ class MtcnnDetector:
 
 
 class HaarDetector:
-    """Fast detector for live video (OpenCV Haar cascade on a downscaled, equalized frame)."""
+    """Fast detector for live video (OpenCV Haar cascade on a downscaled grayscale frame)."""
 
     name = "haar"
     WORK_WIDTH = 320
@@ -115,7 +116,6 @@ class HaarDetector:
         factor = min(1.0, self.WORK_WIDTH / gray.shape[1])
         if factor < 1:
             gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        gray = cv2.equalizeHist(gray)  # dark and over-exposed frames
         min_side = max(20, int(self.min_face * factor))
         rects = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
         return [Detection(frame_box(tuple(v / factor for v in r), self.name, image.shape)) for r in rects]
