@@ -1,4 +1,4 @@
-"""`python -m emotion`: predict emotions in photos, evaluate a model on a labelled folder, train."""
+"""`python -m emotion`: predict emotions in photos, evaluate a model on a labelled folder, export, train."""
 
 from __future__ import annotations
 
@@ -106,6 +106,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .detector import DEFAULT_MODEL
+    from .export import export
+
+    out = args.out or f"models/export/emotion{'.tflite' if args.format == 'tflite' else '_savedmodel'}"
+    try:
+        path = export(args.model or DEFAULT_MODEL, args.format, out)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"wrote {path} (labels in {path.parent / (path.stem if args.format == 'tflite' else path.name)}.labels.json)")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from .train import train
 
@@ -143,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", choices=sorted(DETECTORS), default="mtcnn")
     model_options(p)
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("export", help="export the model for deployment (TFLite or SavedModel)")
+    p.add_argument("--format", choices=["tflite", "savedmodel"], default="tflite")
+    p.add_argument("--model", help="model file (default: models/emotion.keras)")
+    p.add_argument("--out", help="output file or folder (default: models/export/...)")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("train", help="train a model on FER2013-style data")
     p.add_argument("--data", required=True, help="folder with train/ and val/ (or test/) class folders, or fer2013.csv")
