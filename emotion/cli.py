@@ -124,6 +124,7 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         train(args.data, args.out, resume=args.resume, until=args.until, finalize_only=args.finalize,
+              overwrite=args.overwrite,
               arch=args.arch, epochs=args.epochs,
               batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
     except (FileNotFoundError, ValueError) as exc:
@@ -165,10 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model on FER2013-style data")
     p.add_argument("--data", required=True, help="folder with train/ and val/ (or test/) class folders, or fer2013.csv")
-    p.add_argument("--out", default="runs/default", help="run folder (checkpoints, model, reports)")
+    p.add_argument("--out", default="runs/new", help="run folder (checkpoints, model, reports; default runs/new)")
     p.add_argument("--epochs", type=int, help="length of the schedule (default 40)")
     p.add_argument("--until", type=int, help="stop after this epoch (resume later with --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument("--overwrite", action="store_true", help="start the run in --out over, discarding it")
     p.add_argument("--finalize", action="store_true",
                    help="write the model and reports from the best weights so far, without training")
     p.add_argument("--arch", help="architecture: vgg-small (default), vgg, tiny")

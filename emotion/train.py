@@ -136,7 +136,8 @@ def compile_model(cfg: dict, num_classes: int, steps_per_epoch: int) -> keras.Mo
 
 
 def train(
-    data: str, out: str | Path, resume: bool = False, until: int | None = None, finalize_only: bool = False, **overrides
+    data: str, out: str | Path, resume: bool = False, until: int | None = None, finalize_only: bool = False,
+    overwrite: bool = False, **overrides,
 ) -> dict:
     """Train (or resume) a run in `out`, then write its model and reports; returns metrics.
 
@@ -149,6 +150,9 @@ def train(
     config_path = out / "run.json"
     if resume and config_path.exists():
         cfg = json.loads(config_path.read_text())
+    elif config_path.exists() and not overwrite:
+        raise ValueError(f"{out} already holds a training run; pass --resume to continue it, "
+                         "--overwrite to start it over, or choose another --out")
     else:
         if (out / "backup").exists():
             shutil.rmtree(out / "backup")

@@ -37,6 +37,15 @@ def test_train_writes_every_output_and_resumes(tmp_path, tiny_dataset, capsys):
     assert "epoch 2/2" in capsys.readouterr().out
 
 
+def test_existing_run_is_not_overwritten_by_accident(tmp_path, tiny_dataset, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "1"]
+    assert main(argv) == 0
+    assert main(argv) == 2
+    assert "already holds a training run; pass --resume" in capsys.readouterr().err
+    assert main(argv + ["--overwrite"]) == 0
+
+
 def test_folder_loader_orders_known_classes_like_fer2013(tiny_dataset):
     faces = load_folder(tiny_dataset / "train", progress=False)
     assert faces.labels == FER2013_LABELS  # not the folders' alphabetical order
