@@ -80,7 +80,7 @@ def photo_tab(det: EmotionDetector) -> None:
             right.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")
         for i, face in enumerate(faces, 1):
             right.markdown(f"**Face {i}: {EMOJI.get(face.emotion, '')} {face.emotion}** ({face.scores[face.emotion]:.0%})")
-            right.bar_chart(pd.Series(face.scores, name="probability"), horizontal=True, height=180)
+            right.bar_chart(pd.Series(face.scores, name="probability"), horizontal=True, height=230)
     if all_faces:
         group = {k: sum(f.scores[k] for f in all_faces) / len(all_faces) for k in det.labels}
         if len(all_faces) > 1:

@@ -103,6 +103,7 @@ def test_photo_upload_in_browser(server, tmp_path, fer_faces):
         page.locator("input[type=file]").first.set_input_files(str(photo), timeout=90_000)
         expect(page.get_by_text("Face 1:")).to_be_visible(timeout=90_000)
         expect(page.get_by_text("fits a").first).to_be_visible(timeout=60_000)
+        expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)  # probability chart
         shot = tmp_path / "photo.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
