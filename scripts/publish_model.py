@@ -83,8 +83,9 @@ def main() -> None:
     widths, dense = ARCHS[m["arch"]]
     finished = m["epochs_done"] >= m["epochs_planned"]
     status = ("Final model of its training run." if finished else
-              f"**Interim model**: the training run is at epoch {m['epochs_done']} of {m['epochs_planned']} and "
-              "resumes across sessions (`--resume`); this file is replaced when it finishes.")
+              f"**Interim model**: the training run is at epoch {m['epochs_done']} of {m['epochs_planned']}; it resumes "
+              f"across sessions with `python -m emotion train --data {cfg['data']} --out {args.run.as_posix()} --resume` "
+              "(its checkpoint is committed), and this file is replaced when it finishes.")
     text = CARD.format(
         status=status, labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
         arch=m["arch"], widths="-".join(map(str, widths)), dense=dense, params=m["parameters"],
