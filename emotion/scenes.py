@@ -9,7 +9,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .faces import iou  # noqa: F401  (re-exported for tests and benchmarks)
 from .preprocess import Box
 
 

@@ -228,7 +228,8 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
     final = inference_model(model, cfg["arch"], len(labels), temperature)
     save_model(final, out / "model.keras", labels, temperature=temperature, arch=cfg["arch"],
                val_accuracy=result["accuracy"], val_accuracy_tta=result_tta["accuracy"], tta_default=metrics["tta_default"])
-    history.to_csv(out / "history.csv", index=False)
+    # Column order as CSVLogger writes it (epoch, then sorted keys), so a resumed run appends aligned rows.
+    history[["epoch"] + sorted(c for c in history.columns if c != "epoch")].to_csv(out / "history.csv", index=False)
     plot_curves(history, out / "curves.png")
     plot_confusion(result, out / "confusion_matrix.png", f"val, {cfg['arch']} (normalized by true class)")
     (out / "report.txt").write_text(

@@ -22,7 +22,7 @@ import numpy as np
 from emotion import faces
 from emotion.imageio import read_image
 from emotion.preprocess import preprocess_face
-from emotion.scenes import iou, make_scene
+from emotion.scenes import make_scene
 
 FER_VAL = Path(__file__).resolve().parents[1].parent / "shared/datasets/fer2013/val"
 
@@ -41,11 +41,11 @@ def main() -> None:
         for i, path in enumerate(files[: args.n]):
             size = 60 + (i * 37) % 240
             scene, (truth,) = make_scene([preprocess_face(read_image(path))], [size], seed=i)
-            hits = [d.box for d in det.detect(scene) if iou(d.box, truth) > 0.3]
+            hits = [d.box for d in det.detect(scene) if faces.iou(d.box, truth) > 0.3]
             if not hits:
                 continue
             found += 1
-            x, y, w, h = max(hits, key=lambda b: iou(b, truth))
+            x, y, w, h = max(hits, key=lambda b: faces.iou(b, truth))
             side = (w + h) / 2
             scales.append(truth[2] / side)
             shifts.append(((truth[1] + truth[3] / 2) - (y + h / 2)) / truth[2])

@@ -8,9 +8,10 @@ import pytest
 import emotion.detector
 from emotion import EmotionDetector, read_image
 from emotion.data import load_folder
+from emotion.faces import iou
 from emotion.labels import FER2013_LABELS
 from emotion.model import build_logits_model, inference_model, load_model, save_model
-from emotion.scenes import iou, make_scene
+from emotion.scenes import make_scene
 
 
 def test_detect_labels_every_face(detector, fer_faces):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion.faces import frame_box, make_detector
-from emotion.scenes import background, iou, make_scene
+from emotion.faces import frame_box, iou, make_detector
+from emotion.scenes import background, make_scene
 
 
 @pytest.fixture(scope="module")
