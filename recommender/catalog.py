@@ -30,7 +30,7 @@ class CatalogError(ValueError):
     """A catalog file that cannot be used; the message names the file and the fix."""
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: its ranker is cached per loaded catalog
 class Catalog:
     """Movies (title, year, genres tuple, rating_mean, rating_count) plus a genre indicator matrix."""
 

@@ -15,7 +15,13 @@ ADJECTIVE = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy
 @lru_cache(maxsize=4)
 def ranker_for(path: str) -> Ranker:
     """Load a catalog once per process and keep its precomputed ranker."""
-    return Ranker(load_catalog(path))
+    return ranker_of(load_catalog(path))
+
+
+@lru_cache(maxsize=4)
+def ranker_of(catalog: Catalog) -> Ranker:
+    """The precomputed ranker of an already loaded catalog, built once per catalog object."""
+    return Ranker(catalog)
 
 
 def as_scores(scores_or_emotion: str | dict[str, float]) -> dict[str, float]:
@@ -53,7 +59,7 @@ def recommend(
     `scores_or_emotion` is an emotion ("sad") or probabilities ({"happy": 0.6, "surprise": 0.3, ...}).
     """
     scores = as_scores(scores_or_emotion)
-    ranker = Ranker(catalog) if isinstance(catalog, Catalog) else ranker_for(str(catalog or DEFAULT_CATALOG))
+    ranker = ranker_of(catalog) if isinstance(catalog, Catalog) else ranker_for(str(catalog or DEFAULT_CATALOG))
     movies = ranker.catalog.movies
     filters = filters or Filters()
     shown = set(movies.index[movies["title"].isin(exclude)]) if exclude else set()
