@@ -109,13 +109,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .detector import DEFAULT_MODEL
     from .export import export
+    from .model import sidecar_path
 
-    out = args.out or f"models/export/emotion{'.tflite' if args.format == 'tflite' else '_savedmodel'}"
+    model = Path(args.model or DEFAULT_MODEL)
+    # A TFLite file beside its model is what EmotionDetector.load runs on (see model.lite_predictor).
+    out = args.out or (model.with_suffix(".tflite") if args.format == "tflite" else f"models/export/{model.stem}_savedmodel")
     try:
-        path = export(args.model or DEFAULT_MODEL, args.format, out)
+        path = export(model, args.format, out)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    print(f"wrote {path} (labels in {path.parent / (path.stem if args.format == 'tflite' else path.name)}.labels.json)")
+    print(f"wrote {path} (labels in {sidecar_path(path)})")
     return 0
 
 
@@ -161,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export the model for deployment (TFLite or SavedModel)")
     p.add_argument("--format", choices=["tflite", "savedmodel"], default="tflite")
     p.add_argument("--model", help="model file (default: models/emotion.keras)")
-    p.add_argument("--out", help="output file or folder (default: models/export/...)")
+    p.add_argument("--out", help="output file or folder (default: the .tflite beside the model, which inference "
+                                 "then uses; models/export/ for a SavedModel)")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("train", help="train a model on FER2013-style data")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .faces import FaceDetector, make_detector
-from .model import load_model, predictor, run_model
+from .model import lite_predictor, load_model, predictor, run_model
 from .preprocess import Box, preprocess_face, to_batch
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "emotion.keras"
@@ -50,9 +50,9 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 class EmotionDetector:
     """Faces in, labelled emotions out. Safe to share between threads (model calls are serialized)."""
 
-    def __init__(self, model, labels: tuple[str, ...], detector: FaceDetector, tta: bool = False):
+    def __init__(self, model, labels: tuple[str, ...], detector: FaceDetector, tta: bool = False, forward=None):
         self.model = model
-        self._forward = predictor(model)
+        self._forward = forward or predictor(model)
         self.labels = tuple(labels)
         self.detector = detector
         self.tta = tta
@@ -63,11 +63,17 @@ class EmotionDetector:
         cls, path: str | Path | None = None, detector: str | FaceDetector = "mtcnn", tta: bool | None = None,
         min_face: int | None = None,
     ) -> "EmotionDetector":
-        """Load a model file trained by this project (default: models/emotion.keras) and a detector."""
-        model, meta = load_model(path or DEFAULT_MODEL)
+        """Load a model file trained by this project (default: models/emotion.keras) and a detector.
+
+        Inference runs on the model's TFLite export when one made from this very file lies beside it
+        (`python -m emotion export --out models/emotion.tflite`), else on the TensorFlow graph.
+        """
+        path = path or DEFAULT_MODEL
+        model, meta = load_model(path)
         if isinstance(detector, str):
             detector = make_detector(detector, min_face)
-        return cls(model, tuple(meta["labels"]), detector, meta.get("tta_default", False) if tta is None else tta)
+        tta = meta.get("tta_default", False) if tta is None else tta
+        return cls(model, tuple(meta["labels"]), detector, tta, forward=lite_predictor(path))
 
     def variant(self, detector: FaceDetector | None = None, tta: bool | None = None) -> "EmotionDetector":
         """The same loaded model (shared, with its lock) with another face detector or TTA setting."""
@@ -84,10 +90,16 @@ class EmotionDetector:
         """Score the faces at `boxes` in `image` in one batched model call."""
         return self._scores(to_batch([preprocess_face(image, b) for b in boxes]))
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Find every face in an image and label it; no face is an empty list, not an error."""
+    def detect(self, image: np.ndarray, near: list[Box] | None = None) -> list[Face]:
+        """Find every face in an image and label it; no face is an empty list, not an error.
+
+        `near` (live video): boxes of faces seen a frame ago; a detector that can (Haar) then
+        searches only around them, several times faster than a full search.
+        """
         image = as_bgr(image)
-        found = [d for d in self.detector.detect(image) if d.box[2] > 0 and d.box[3] > 0]
+        search_near = getattr(self.detector, "detect_near", None)
+        found = self.detector.detect(image) if near is None or search_near is None else search_near(image, near)
+        found = [d for d in found if d.box[2] > 0 and d.box[3] > 0]
         scores = self.classify_boxes(image, [d.box for d in found])
         return [
             Face(d.box, max(s, key=s.get), s, d.confidence, d.landmarks) for d, s in zip(found, scores)

@@ -2,7 +2,8 @@
 
 The exported model takes N x 48 x 48 x 1 float32 faces in 0-255 (the output of
 `preprocess_face`) and returns calibrated probabilities. Its label order goes beside it in
-`<name>.labels.json`, since neither format has a place for it.
+`<name>.labels.json`, since neither format has a place for it, with the SHA-256 of the model
+file it came from: `emotion.model.lite_predictor` uses an export only while that still matches.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from .model import load_model
+from .model import file_sha256, load_model, sidecar_path
 
 FORMATS = ("tflite", "savedmodel")
 
@@ -31,7 +32,9 @@ def export(model_path: str | Path, fmt: str, out: str | Path) -> Path:
         with tempfile.TemporaryDirectory() as tmp:
             model.export(tmp, format="tf_saved_model", verbose=False)
             out.write_bytes(tf.lite.TFLiteConverter.from_saved_model(tmp).convert())
-    sidecar = out.parent / f"{out.stem if fmt == 'tflite' else out.name}.labels.json"
-    sidecar.write_text(json.dumps({"labels": meta["labels"], "input": "N x 48 x 48 x 1 float32, 0-255 grayscale face",
-                                   "output": "probabilities per label", **{k: meta[k] for k in ("temperature",) if k in meta}}, indent=2))
+    sidecar_path(out).write_text(json.dumps({
+        "labels": meta["labels"], "input": "N x 48 x 48 x 1 float32, 0-255 grayscale face",
+        "output": "probabilities per label", **{k: meta[k] for k in ("temperature",) if k in meta},
+        "source_sha256": file_sha256(model_path),
+    }, indent=2))
     return out

@@ -1,8 +1,9 @@
 """Live video: per-frame detection and labelling with per-face temporal smoothing.
 
 One `LiveProcessor` per viewer. `process(frame)` runs on the webcam worker thread:
-detect (fast detector) -> one batched classification -> exponential moving average per face,
-faces matched across frames by box overlap -> boxes drawn. The page reads the smoothed mood
+detect (fast detector; a full-frame search every few frames, in between only near the tracked
+faces) -> one batched classification -> exponential moving average per face, faces matched
+across frames by box overlap -> boxes drawn. The page reads the smoothed mood
 and its timeline through `mood()` / `timeline()`, which are safe to call from another thread.
 """
 
@@ -20,6 +21,9 @@ from .detector import EmotionDetector, Face
 from .draw import annotate
 from .faces import iou
 
+# A full-frame face search every DETECT_EVERY-th frame finds faces that came into view; the frames
+# between search only around the faces already tracked, several times cheaper (bench/realtime.py).
+DETECT_EVERY = 5
 SMOOTHING_SECONDS = 0.5  # time constant of the moving average: labels settle in ~0.5 s, no flicker
 FORGET_SECONDS = 1.0  # a face unseen this long is dropped
 MATCH_IOU = 0.3
@@ -43,11 +47,14 @@ class LiveProcessor:
         self._lock = threading.Lock()
         self._mood: dict[str, float] | None = None
         self._timeline: deque[tuple[float, dict[str, float]]] = deque(maxlen=TIMELINE_POINTS)
+        self._frames = 0
 
     def process(self, frame: np.ndarray, now: float | None = None) -> np.ndarray:
         """Label every face in a BGR frame; returns the frame with smoothed boxes and labels drawn."""
         now = time.monotonic() if now is None else now
-        faces = self.detector.detect(frame)
+        full_search = self._frames % DETECT_EVERY == 0 or not self.tracks
+        self._frames += 1
+        faces = self.detector.detect(frame, near=None if full_search else [t.box for t in self.tracks])
         smoothed = self._update(faces, now)
         return annotate(frame, smoothed)
 

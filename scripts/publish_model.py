@@ -1,5 +1,6 @@
-"""Publish a training run as the default model: copy its model file to models/emotion.keras and
-write models/MODEL_CARD.md from the run's own metrics (no number typed by hand).
+"""Publish a training run as the default model: copy its model file to models/emotion.keras, export
+it to models/emotion.tflite (what inference runs on) and write models/MODEL_CARD.md from the run's
+own metrics (no number typed by hand).
 
     python scripts/publish_model.py runs/default
 """
@@ -74,12 +75,14 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(ROOT))
+    from emotion.export import export
     from emotion.model import ARCHS
 
     m = json.loads((args.run / "metrics.json").read_text())
     cfg = json.loads((args.run / "run.json").read_text())
     dest = ROOT / "models" / "emotion.keras"
     shutil.copy(args.run / "model.keras", dest)
+    export(dest, "tflite", dest.with_suffix(".tflite"))  # what EmotionDetector runs on (emotion.model.lite_predictor)
     widths, dense = ARCHS[m["arch"]]
     finished = m["epochs_done"] >= m["epochs_planned"]
     status = ("Final model of its training run." if finished else

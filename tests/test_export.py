@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+import zipfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from emotion.cli import main
 from emotion.data import load_folder
+from emotion.detector import DEFAULT_MODEL
+from emotion.model import lite_predictor, predictor, run_model
+
+from conftest import FER
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +28,7 @@ def test_tflite_same_top1_as_keras(tmp_path, detector, faces, capsys):
     out = tmp_path / "emotion.tflite"
     assert main(["export", "--format", "tflite", "--out", str(out)]) == 0
     assert json.loads((tmp_path / "emotion.labels.json").read_text())["labels"] == list(detector.labels)
-    interpreter = tf.lite.Interpreter(model_path=str(out))
+    interpreter = Interpreter(model_path=str(out))
     inp, outp = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     interpreter.resize_tensor_input(inp["index"], faces.shape)
     interpreter.allocate_tensors()
@@ -38,3 +45,24 @@ def test_savedmodel_same_outputs(tmp_path, detector, faces):
     assert main(["export", "--format", "savedmodel", "--out", str(out)]) == 0
     served = tf.saved_model.load(str(out))
     np.testing.assert_allclose(served.serve(tf.constant(faces)).numpy(), np.asarray(detector.model(faces)), atol=1e-5)
+
+
+def test_default_model_runs_on_its_tflite_export_with_the_same_labels_on_val(detector):
+    """The shipped models/emotion.tflite was exported from the shipped model and labels the whole
+    val split as the TensorFlow graph does (inference runs on it: emotion.model.lite_predictor)."""
+    lite = lite_predictor(DEFAULT_MODEL)
+    assert lite is not None, "models/emotion.tflite is missing or stale: run python -m emotion export"
+    val = load_folder(FER / "val", labels=detector.labels, progress=False).x[..., None]
+    lite_top1 = run_model(lite, val).argmax(1)
+    graph_top1 = run_model(predictor(detector.model), val).argmax(1)
+    assert len(val) > 3000 and (lite_top1 == graph_top1).mean() >= 0.995
+
+
+def test_an_export_of_another_model_file_is_not_used(tmp_path):
+    model = tmp_path / "emotion.keras"
+    shutil.copy(DEFAULT_MODEL, model)
+    assert main(["export", "--model", str(model)]) == 0  # default --out: beside the model
+    assert lite_predictor(model) is not None
+    with zipfile.ZipFile(model, "a") as zf:  # the model file changes after the export
+        zf.writestr("retrained.txt", "new weights")
+    assert lite_predictor(model) is None

@@ -55,6 +55,28 @@ def test_haar_finds_webcam_sized_faces(haar, fer_faces):
     assert hits >= 0.6 * len(faces)  # tight FER crops lack hair/ears; real webcam faces fare better
 
 
+def test_haar_refinds_a_moved_face_near_its_last_box(haar, fer_faces):
+    faces = fer_faces["happy"] + fer_faces["neutral"] + fer_faces["sad"]
+    near_hits = full_hits = 0
+    for i, face in enumerate(faces):
+        scene, truth = make_scene([face], [180], seed=i)
+        x, y, w, h = truth[0]
+        last_seen = (x + 25, y - 15, w - 20, h - 20)  # where it was a frame ago, a little off and smaller
+        found = haar.detect_near(scene, [last_seen])
+        assert len(found) <= 1
+        near_hits += matched(found, truth, threshold=0.5)
+        full_hits += matched(haar.detect(scene), truth, threshold=0.5)
+    # At least what a full search finds: it looks only where the face is, so it can be less strict.
+    assert near_hits >= max(full_hits, 0.6 * len(faces))
+
+
+def test_haar_near_search_finds_nothing_where_no_face_is(haar, fer_faces):
+    scene, truth = make_scene([fer_faces["happy"][0]], [150], seed=3)
+    x, y, w, h = truth[0]
+    elsewhere = (x + 300, y, w, h) if x + 450 <= 640 else (x - 300, y, w, h)
+    assert haar.detect_near(scene, [elsewhere]) == []
+
+
 @pytest.mark.parametrize("name", ["mtcnn", "haar"])
 def test_no_face_is_empty_list(name, mtcnn, haar):
     det = mtcnn if name == "mtcnn" else haar

@@ -9,9 +9,9 @@ import pytest
 
 from emotion import EmotionDetector
 from emotion.detector import Face
-from emotion.faces import make_detector
+from emotion.faces import iou, make_detector
 from emotion.scenes import make_scene
-from emotion.video import LiveProcessor
+from emotion.video import DETECT_EVERY, LiveProcessor
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,10 @@ class Scripted:
     def __init__(self):
         self.faces: list[Face] = []
 
-    def detect(self, frame):
-        return self.faces
+    def detect(self, frame, near=None):
+        if near is None:  # a full search
+            return self.faces
+        return [f for f in self.faces if any(iou(f.box, b) > 0.3 for b in near)]  # a search near known faces
 
 
 def face(box, happy):
@@ -69,6 +71,19 @@ def test_a_lasting_change_takes_over_within_a_second():
     for i in range(19, 31):
         proc.process(np.zeros((10, 10, 3), np.uint8), now=i / 30)
     assert proc.mood()["sad"] > 0.75
+
+
+def test_tracked_faces_update_every_frame_and_newcomers_appear_within_a_full_search():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    first, second = face((0, 0, 100, 100), 0.9), face((300, 0, 100, 100), 0.2)
+    det.faces = [first]
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=0.0)
+    det.faces = [first, second]  # a second person steps in
+    for i in range(1, DETECT_EVERY + 1):
+        proc.process(np.zeros((10, 10, 3), np.uint8), now=i / 30)
+        assert any(t.box == first.box and t.seen == i / 30 for t in proc.tracks)
+    assert len(proc.tracks) == 2
 
 
 def test_faces_are_tracked_separately_and_forgotten():
