@@ -66,7 +66,7 @@ class EmotionDetector:
         """Load a model file trained by this project (default: models/emotion.keras) and a detector.
 
         Inference runs on the model's TFLite export when one made from this very file lies beside it
-        (`python -m emotion export --out models/emotion.tflite`), else on the TensorFlow graph.
+        (`python -m emotion export --model PATH` writes it there), else on the TensorFlow graph.
         """
         path = path or DEFAULT_MODEL
         model, meta = load_model(path)

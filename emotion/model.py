@@ -138,6 +138,7 @@ def run_model(forward: Callable, batch: np.ndarray, tta: bool = False, chunk: in
 
 
 def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file: ties an export to the exact model file it was made from."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -164,13 +165,14 @@ def lite_predictor(model_path: str | Path) -> Callable | None:
 
     interpreter = Interpreter(model_path=str(lite), num_threads=os.cpu_count())
     inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
-    shape: list[tuple] = [()]
+    planned: tuple = ()
 
     def forward(x: np.ndarray) -> np.ndarray:
-        if x.shape != shape[0]:  # re-plan only when the batch size changes
+        nonlocal planned
+        if x.shape != planned:  # re-plan only when the batch size changes
             interpreter.resize_tensor_input(inp, x.shape)
             interpreter.allocate_tensors()
-            shape[0] = x.shape
+            planned = x.shape
         interpreter.set_tensor(inp, x)
         interpreter.invoke()
         return interpreter.get_tensor(out)
