@@ -52,8 +52,9 @@ Per-class recall (single pass): {recall}
 error {ece_before:.3f} before, {ece_after:.3f} after (15 bins). As T is fitted on the same val split
 that reports it, the "after" figure is optimistic.
 
-Confusion matrix and curves: `{run}/confusion_matrix.png`, `{run}/curves.png` (not committed: re-run
-the command above; the run's `history.csv` and `metrics.json` are committed beside its checkpoint).
+The run's reports are committed beside its configuration: `{run}/confusion_matrix.png`,
+`{run}/curves.png`, `{run}/report.txt` (per-class precision/recall/F1, with and without TTA),
+`{run}/metrics.json`, `{run}/history.csv` (every epoch, with its training time).
 
 ## Not measured here
 The held-out FER2013 PrivateTest split and other datasets are not available to this project; the
