@@ -154,9 +154,17 @@ def recommendations(catalog, filters: Filters, mode: str) -> None:
 with st.sidebar:
     st.header("Settings")
     photo_detector = st.selectbox("Face detector for photos", ["mtcnn", "haar"], help="mtcnn: accurate; haar: fast")
-    tta = st.toggle("Test-time augmentation (mirror)", value=False, help="Average with the mirrored face: slower")
     min_face = st.slider("Minimum face size (px)", 20, 200, 30, step=10)
     model_path = st.text_input("Model file", str(DEFAULT_MODEL))
+    model, model_error = None, None
+    try:
+        model = load_model(model_path)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        model_error = exc
+    # Default: the model's own setting (on when mirroring helped on val). Live video stays without
+    # it: twice the classification cost per frame for a label that is smoothed over time anyway.
+    tta = st.toggle("Mirror test-time augmentation (photos)", value=bool(model and model.tta),
+                    help="Average each face with its mirror image: a little more accurate, twice the model cost")
     catalog_path = st.text_input("Movie catalog (CSV)", str(DEFAULT_CATALOG))
     st.header("Recommendations")
     mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
@@ -175,12 +183,11 @@ st.title("🎬 Mood movies")
 st.caption("Show your face to the webcam or upload a photo: every face gets its emotion, "
            "and you get films for the mood. Nothing leaves this computer.")
 
-try:
-    photo_det = emotion_detector(model_path, photo_detector, tta, min_face)
-    live_det = emotion_detector(model_path, "haar", tta, min_face)
-except (FileNotFoundError, ValueError, OSError) as exc:
-    st.error(f"Cannot load the model: {exc}. Fix the model path in the sidebar.")
+if model_error is not None:
+    st.error(f"Cannot load the model: {model_error}. Fix the model path in the sidebar.")
     st.stop()
+photo_det = emotion_detector(model_path, photo_detector, tta, min_face)
+live_det = emotion_detector(model_path, "haar", False, min_face)
 
 main, side = st.columns([3, 2], gap="large")
 with main:

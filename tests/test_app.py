@@ -77,3 +77,20 @@ def test_recommendations_follow_mode_and_more(app, fer_faces):
     at.button(key="more").click().run()
     second = [m.value for m in at.markdown if m.value.startswith("**") and "—" in m.value]
     assert len(second) == 10 and not set(first) & set(second)
+
+
+def test_bad_model_path_is_one_message_and_fixing_it_recovers(app):
+    default = app.sidebar.text_input[0].value
+    app.sidebar.text_input[0].set_value("/nowhere/emotion.keras").run()
+    assert len(app.error) == 1 and "Cannot load the model" in app.error[0].value
+    assert "/nowhere/emotion.keras" in app.error[0].value
+    app.sidebar.text_input[0].set_value(default).run()
+    assert not app.error and not app.exception
+    assert app.title[0].value == "🎬 Mood movies"
+
+
+def test_photo_tta_defaults_to_the_models_own_setting(app):
+    from emotion.model import read_meta
+
+    toggle = app.sidebar.toggle[0]
+    assert toggle.value == read_meta(app.sidebar.text_input[0].value).get("tta_default", False)
