@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .faces import FaceDetector, make_detector
@@ -36,8 +37,6 @@ class Face:
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Accept HxW gray, HxWx1, HxWx3 BGR or HxWx4 BGRA uint8; return HxWx3 BGR."""
-    import cv2
-
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise ValueError("expected an HxWx3 uint8 BGR image (numpy array), e.g. from cv2.imread or emotion.read_image")
     if image.ndim == 2 or image.shape[2] == 1:
