@@ -26,6 +26,9 @@ CARD = """# Model card: `models/emotion.keras`
 - **Architecture**: `{arch}` — VGG-style CNN, four blocks of two 3x3 conv + BatchNorm + ReLU with
   max-pooling ({widths}), global average pooling, dense {dense} + dropout, softmax.
   **{params:,} parameters**, file size {size_mb:.1f} MB.
+- **Runtime**: inference runs on `models/emotion.tflite`, this file's TFLite export (XNNPACK kernels;
+  the same top-1 as the Keras model on val, `tests/test_export.py`); cost per face and per frame:
+  `bench/RESULTS.md`.
 - **Code**: `python -m emotion train --data ../shared/datasets/fer2013 --out {run} --epochs {planned}`
   (`emotion/train.py`); this card: `python scripts/publish_model.py {run}`.
 
