@@ -5,9 +5,8 @@
 Builds 640x480 videos of real FER2013 val faces (1 and 4 faces) drifting over varied backgrounds,
 then measures per-frame latency of the full live path (detect + preprocess + classify + smooth +
 draw), per-frame face recall, classification throughput, cold start (of the package and of the
-page) and resident memory, as
-medians of --runs runs, prints them and writes bench/RESULTS.md. The peer
-runs in its own virtualenv (`fer` needs pkg_resources and its own TensorFlow stack), created on
+page) and resident memory, as medians of --runs runs, prints them and writes bench/RESULTS.md.
+The peer runs in its own virtualenv (`fer` needs pkg_resources and its own TensorFlow stack), created on
 first use at .venv-peer/ with `pip install --no-deps fer` plus what it imports.
 """
 
