@@ -26,6 +26,7 @@ from .faces import iou
 DETECT_EVERY = 5
 SMOOTHING_SECONDS = 0.5  # time constant of the moving average: labels settle in ~0.5 s, no flicker
 FORGET_SECONDS = 1.0  # a face unseen this long is dropped
+HOLD_SECONDS = 0.3  # a face the detector missed this recently keeps its box and label on screen (no flicker)
 MATCH_IOU = 0.3
 TIMELINE_POINTS = 600  # ~10 minutes at one point per second
 
@@ -73,8 +74,8 @@ class LiveProcessor:
             else:
                 track = Track(face.box, p, now)
                 self.tracks.append(track)
-            scores = dict(zip(self.labels, map(float, track.scores)))
-            out.append(Face(face.box, max(scores, key=scores.get), scores, face.confidence))
+            out.append(self._face(track, face.confidence))
+        out += [self._face(t) for t in unmatched if now - t.seen <= HOLD_SECONDS]
         self.tracks = [t for t in self.tracks if now - t.seen <= FORGET_SECONDS]
         with self._lock:
             if out:
@@ -83,6 +84,10 @@ class LiveProcessor:
                 if not self._timeline or now - self._timeline[-1][0] >= 1.0:
                     self._timeline.append((now, self._mood))
         return out
+
+    def _face(self, track: Track, confidence: float = 1.0) -> Face:
+        scores = dict(zip(self.labels, map(float, track.scores)))
+        return Face(track.box, max(scores, key=scores.get), scores, confidence)
 
     def mood(self) -> dict[str, float] | None:
         """The latest smoothed mood (mean over faces in view), or None before any face was seen."""

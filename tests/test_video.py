@@ -86,6 +86,17 @@ def test_tracked_faces_update_every_frame_and_newcomers_appear_within_a_full_sea
     assert len(proc.tracks) == 2
 
 
+def test_a_briefly_missed_face_keeps_its_box_then_leaves_the_picture():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    det.faces = [face((100, 60, 80, 80), 0.9)]
+    proc.process(frame, now=0.0)
+    det.faces = []  # the detector misses the face for a few frames
+    assert (proc.process(frame, now=0.1)[60:140, 100:180] != 0).any()  # box still drawn
+    assert (proc.process(frame, now=0.6) == 0).all()  # gone after half a second
+
+
 def test_faces_are_tracked_separately_and_forgotten():
     det = Scripted()
     proc = LiveProcessor(det)
