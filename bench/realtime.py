@@ -271,7 +271,8 @@ def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or platform.machine())
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, no GPU; {platform.system()} {platform.machine()}, "
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {gpus or 'no'} GPU; {platform.system()} {platform.machine()}, "
             f"Python {platform.python_version()}, TensorFlow {tf.__version__}")
 
 
