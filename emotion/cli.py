@@ -129,7 +129,8 @@ def _train(args: argparse.Namespace) -> int:
         train(args.data, args.out, resume=args.resume, until=args.until, finalize_only=args.finalize,
               overwrite=args.overwrite,
               arch=args.arch, epochs=args.epochs,
-              batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
+              batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
+              warmup_epochs=args.warmup_epochs, seed=args.seed, init_from=args.init_from)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -179,7 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the model and reports from the best weights so far, without training")
     p.add_argument("--arch", help="architecture: vgg-small (default), vgg, tiny")
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 0.002)")
+    p.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.02)")
+    p.add_argument("--warmup-epochs", type=int, help="epochs of linear learning-rate warmup (default 2)")
+    p.add_argument("--init-from", metavar="PATH",
+                   help="start from trained weights (run folder, .weights.h5 or model file; same --arch)")
     p.add_argument("--seed", type=int)
     p.set_defaults(func=_train)
     return parser

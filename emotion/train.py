@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -22,7 +23,7 @@ import tensorflow as tf
 from .calibrate import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet, load_split
 from .evaluate import plot_confusion, plot_curves, report_text, score
-from .model import build_logits_model, inference_model, predictor, run_model, save_model
+from .model import build_logits_model, inference_model, load_model, predictor, run_model, save_model
 
 DEFAULTS = {
     "arch": "vgg-small",
@@ -33,6 +34,7 @@ DEFAULTS = {
     "label_smoothing": 0.1,
     "warmup_epochs": 2,
     "seed": 1337,
+    "init_from": None,
 }
 
 
@@ -135,6 +137,26 @@ def compile_model(cfg: dict, num_classes: int, steps_per_epoch: int) -> keras.Mo
     return model
 
 
+def initial_weights(model: keras.Model, source: str | Path) -> None:
+    """Start `model` from trained weights (a warm restart): a run folder (its best weights), a
+    `.weights.h5` file or a model file saved by this project, of the same architecture."""
+    source = Path(source)
+    if source.is_dir():
+        source = source / "best.weights.h5"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such weights or model file to start from")
+    try:
+        if source.name.endswith(".weights.h5"):
+            with warnings.catch_warnings():  # the file's optimizer state is left out on purpose: a fresh schedule
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(source)
+        else:
+            trained, _ = load_model(source)  # an inference model: the same weights plus weightless output layers
+            model.set_weights(trained.get_weights())
+    except ValueError:
+        raise ValueError(f"{source}: its architecture differs from '{model.name}'; use the same --arch") from None
+
+
 def train(
     data: str, out: str | Path, resume: bool = False, until: int | None = None, finalize_only: bool = False,
     overwrite: bool = False, **overrides,
@@ -172,6 +194,9 @@ def train(
     print(f"{cfg['arch']}: {model.count_params():,} parameters; {len(train_set.y)} train / {len(val_set.y)} val faces; "
           f"{len(labels)} classes: {', '.join(labels)}", flush=True)
 
+    if cfg.get("init_from") and not (out / "backup").exists():
+        initial_weights(model, cfg["init_from"])
+        print(f"starting from the weights of {cfg['init_from']}", flush=True)
     history_csv = out / "history.csv"
     checkpoint = keras.callbacks.ModelCheckpoint(
         out / "best.weights.h5", monitor="val_accuracy", mode="max", save_best_only=True,
@@ -210,6 +235,7 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
     metrics = {
         "split": f"val ({cfg['data']})",
         "arch": cfg["arch"],
+        "init_from": cfg.get("init_from"),
         "parameters": int(model.count_params()),
         "epochs_done": int(history["epoch"].max() + 1),
         "epochs_planned": cfg["epochs"],

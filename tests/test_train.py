@@ -91,3 +91,17 @@ def test_train_missing_data_is_one_line(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "train" in err and err.count("\n") == 1
+
+
+def test_warm_restart_starts_from_the_given_weights(tmp_path, tiny_dataset, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    base = ["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1"]
+    assert main(base + ["--out", str(first)]) == 0
+    # A vanishing learning rate leaves the kernels where the warm start put them.
+    assert main(base + ["--out", str(second), "--init-from", str(first / "model.keras"), "--lr", "1e-12"]) == 0
+    source, restarted = load_model(first / "model.keras")[0], load_model(second / "model.keras")[0]
+    np.testing.assert_allclose(restarted.get_weights()[0], source.get_weights()[0], atol=1e-6)
+    assert json.loads((second / "metrics.json").read_text())["init_from"] == str(first / "model.keras")
+    wrong = ["train", "--data", str(tiny_dataset), "--epochs", "1", "--out", str(tmp_path / "wrong"), "--init-from", str(first)]
+    assert main(wrong) == 2
+    assert "architecture differs" in capsys.readouterr().err
