@@ -161,10 +161,10 @@ with st.sidebar:
         model = load_model(model_path)
     except (FileNotFoundError, ValueError, OSError) as exc:
         model_error = exc
-    # Default: the model's own setting (on when mirroring helped on val). Live video stays without
-    # it: twice the classification cost per frame for a label that is smoothed over time anyway.
-    tta = st.toggle("Mirror test-time augmentation (photos)", value=bool(model and model.tta),
-                    help="Average each face with its mirror image: a little more accurate, twice the model cost")
+    # Default: the model's own setting (on when it helped on val). Live video stays without it:
+    # six times the classification cost per frame for a label that is smoothed over time anyway.
+    tta = st.toggle("Test-time augmentation (photos)", value=bool(model and model.tta),
+                    help="Average each face over mirrored and zoomed copies: more accurate, six times the model cost")
     catalog_path = st.text_input("Movie catalog (CSV)", str(DEFAULT_CATALOG))
     st.header("Recommendations")
     mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)

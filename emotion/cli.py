@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", help="model file trained by this project (default: models/emotion.keras)")
         p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                       help="average with the mirrored face (default: the model's own setting)")
+                       help="average over the face mirrored and zoomed 0.9/1.1x (default: the model's own setting)")
         p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     p = sub.add_parser("predict", help="find and label faces in images")

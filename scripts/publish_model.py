@@ -29,23 +29,22 @@ CARD = """# Model card: `models/emotion.keras`
 - **Runtime**: inference runs on `models/emotion.tflite`, this file's TFLite export (XNNPACK kernels;
   the same top-1 as the Keras model on val, `tests/test_export.py`); cost per face and per frame:
   `bench/RESULTS.md`.
-- **Code**: `python -m emotion train --data ../shared/datasets/fer2013 --out {run} --epochs {planned}`
-  (`emotion/train.py`); this card: `python scripts/publish_model.py {run}`.
+- **Code**: {commands} (`emotion/train.py`); this card: `python scripts/publish_model.py {run}`.
 
 ## Training
 - **Data**: FER2013 Training split (28,709 faces, Kaggle image-folder release), classes weighted
   by inverse square root of frequency (disgust has 436 faces, happy 7,215).
-- **Recipe**: AdamW (weight decay {wd}), peak learning rate {lr}, {warmup} warm-up epochs then cosine
-  decay over {planned} epochs, batch {batch}, label smoothing {ls}; augmentation: horizontal flip,
-  rotation ±12°, shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing; seed {seed}.
-- **Progress**: {done} of {planned} planned epochs; best-on-val weights (by val accuracy).
+- **Recipe**: {recipe}
+  Every stage: batch {batch}, label smoothing {ls}; augmentation: horizontal flip, rotation ±12°,
+  shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing; seed {seed}.
+- **Progress**: {done} of {planned} planned epochs of the last stage; best-on-val weights (by val accuracy).
 - **Time and hardware**: {hours:.1f} h of training so far on {machine} (2 CPU cores, AVX2, no GPU, float32).
 
 ## Results — FER2013 `val` (PublicTest, 3,435 of its 3,589 faces; used for model selection)
 | | accuracy |
 |---|---|
 | single pass | **{acc:.1%}** |
-| with horizontal-flip test-time augmentation | {acc_tta:.1%} |
+| with test-time augmentation (6 views: mirrored x zoom 0.9/1/1.1) | {acc_tta:.1%} |
 
 TTA is {tta_state} by default (on only when it adds >= 0.5 points on val).
 
@@ -72,6 +71,40 @@ they are slightly optimistic for unseen data.
 """
 
 
+def lineage(run: Path) -> list[tuple[Path, dict, dict]]:
+    """`run` and the runs it was warm-started from (`--init-from`), oldest first: (folder, run.json, metrics.json)."""
+    chain = []
+    while run is not None:
+        cfg, metrics = (json.loads((run / name).read_text()) for name in ("run.json", "metrics.json"))
+        chain.insert(0, (run, cfg, metrics))
+        source = cfg.get("init_from")
+        run = None if not source else Path(source) if Path(source).is_dir() else Path(source).parent
+        if run is not None and not (run / "metrics.json").is_file():
+            raise SystemExit(f"{source}: started from weights outside a finished run folder; the card cannot describe them")
+    return chain
+
+
+def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
+    """One sentence per training stage."""
+    stages = []
+    for i, (run, cfg, m) in enumerate(chain):
+        start = "from random weights" if i == 0 else f"warm restart from stage {i}'s best weights"
+        stages.append(
+            f"stage {i + 1} (`{run.as_posix()}`, {m['epochs_done']} epochs, {start}): AdamW (weight decay "
+            f"{cfg['weight_decay']}), peak learning rate {cfg['learning_rate']}, {cfg['warmup_epochs']} warm-up "
+            f"epoch(s), then cosine decay; best val accuracy {m['val_accuracy']:.1%}."
+        )
+    return "\n  ".join(stages)
+
+
+def command(run: Path, cfg: dict) -> str:
+    """The command line that trains one stage."""
+    flags = {"--arch": cfg["arch"], "--epochs": cfg["epochs"], "--lr": cfg["learning_rate"],
+             "--weight-decay": cfg["weight_decay"], "--warmup-epochs": cfg["warmup_epochs"], "--init-from": cfg.get("init_from")}
+    args = " ".join(f"{k} {v}" for k, v in flags.items() if v is not None)
+    return f"`python -m emotion train --data {cfg['data']} --out {run.as_posix()} {args}`"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -82,8 +115,8 @@ def main() -> None:
     from emotion.export import export
     from emotion.model import ARCHS
 
-    m = json.loads((args.run / "metrics.json").read_text())
-    cfg = json.loads((args.run / "run.json").read_text())
+    chain = lineage(args.run)
+    _, cfg, m = chain[-1]
     dest = ROOT / "models" / "emotion.keras"
     shutil.copy(args.run / "model.keras", dest)
     export(dest, "tflite", dest.with_suffix(".tflite"))  # what EmotionDetector runs on (emotion.model.lite_predictor)
@@ -94,11 +127,13 @@ def main() -> None:
               f"across sessions with `python -m emotion train --data {cfg['data']} --out {args.run.as_posix()} --resume` "
               "(its checkpoint is committed), and this file is replaced when it finishes.")
     text = CARD.format(
-        status=status, labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
+        status=status, recipe=recipe(chain),
+        commands=", then ".join(command(r, c) for r, c, _ in chain),
+        labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
         arch=m["arch"], widths="-".join(map(str, widths)), dense=dense, params=m["parameters"],
         size_mb=dest.stat().st_size / 1e6, run=args.run.as_posix(), planned=m["epochs_planned"], done=m["epochs_done"],
-        wd=cfg["weight_decay"], lr=cfg["learning_rate"], warmup=cfg["warmup_epochs"], batch=cfg["batch_size"],
-        ls=cfg["label_smoothing"], seed=cfg["seed"], hours=(m.get("train_seconds") or 0) / 3600,
+        batch=cfg["batch_size"], ls=cfg["label_smoothing"], seed=cfg["seed"],
+        hours=sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600,
         machine=f"{platform.machine()} {platform.processor() or 'CPU'}", acc=m["val_accuracy"],
         acc_tta=m["val_accuracy_tta"], tta_state="on" if m["tta_default"] else "off",
         recall=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall"].items()),
