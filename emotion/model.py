@@ -145,8 +145,8 @@ def tta_views(x: np.ndarray) -> list[np.ndarray]:
 
 
 def run_model(forward: Callable, batch: np.ndarray, tta: bool = False, chunk: int = 256) -> np.ndarray:
-    """Outputs of `forward` (`predictor` or `lite_predictor`) for N x 48 x 48 x 1 faces; with `tta`, the mean
-    over `tta_views`."""
+    """Outputs of `forward` (`predictor` or `lite_predictor`) for N x 48 x 48 x 1 faces; with `tta`, their
+    mean over `tta_views` (pass a forward that returns logits or log-probabilities)."""
     outputs = []
     for start in range(0, len(batch), chunk):
         x = np.asarray(batch[start : start + chunk], dtype=np.float32)

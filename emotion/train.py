@@ -245,6 +245,7 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
         "temperature": round(temperature, 4),
         "ece_before": round(expected_calibration_error(calibrated(logits, 1.0), val.y), 4),
         "ece_after": round(expected_calibration_error(calibrated(logits, temperature), val.y), 4),
+        "ece_after_tta": round(expected_calibration_error(calibrated(logits_tta, temperature), val.y), 4),
         "per_class_recall": {n: result["per_class"][n]["recall"] for n in labels},
         "per_class_recall_tta": {n: result_tta["per_class"][n]["recall"] for n in labels},
         "confusion": result["confusion"],

@@ -48,11 +48,12 @@ CARD = """# Model card: `models/emotion.keras`
 
 TTA is {tta_state} by default (on only when it adds >= 0.5 points on val).
 
-Per-class recall (single pass): {recall}
+Per-class recall, single pass: {recall}; with TTA: {recall_tta}.
 
 **Calibration** (temperature scaling fitted on val, T = {temperature:.3f}): expected calibration
-error {ece_before:.3f} before, {ece_after:.3f} after (15 bins). As T is fitted on the same val split
-that reports it, the "after" figure is optimistic.
+error {ece_before:.3f} before, {ece_after:.3f} after (15 bins); with TTA (the views' calibrated logits
+averaged) {ece_after_tta:.3f}. As T is fitted on the same val split that reports it, the "after"
+figures are optimistic.
 
 The run's reports are committed beside its configuration: `{run}/confusion_matrix.png`,
 `{run}/curves.png`, `{run}/report.txt` (per-class precision/recall/F1, with and without TTA),
@@ -137,7 +138,9 @@ def main() -> None:
         machine=f"{platform.machine()} {platform.processor() or 'CPU'}", acc=m["val_accuracy"],
         acc_tta=m["val_accuracy_tta"], tta_state="on" if m["tta_default"] else "off",
         recall=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall"].items()),
+        recall_tta=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall_tta"].items()),
         temperature=m["temperature"], ece_before=m["ece_before"], ece_after=m["ece_after"],
+        ece_after_tta=m["ece_after_tta"],
     )
     (ROOT / "models" / "MODEL_CARD.md").write_text(text)
     print(f"published {args.run / 'model.keras'} -> {dest}; card: models/MODEL_CARD.md")
