@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=int, help="epochs of linear learning-rate warmup (default 2)")
     p.add_argument("--init-from", metavar="PATH",
                    help="start from trained weights (run folder, .weights.h5 or model file; same --arch)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed (default 1337); give a warm restart a new one, "
+                   "or it replays the shuffle and augmentations its source was trained on")
     p.set_defaults(func=_train)
     return parser
 

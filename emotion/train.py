@@ -112,6 +112,13 @@ class EpochSummary(keras.callbacks.Callback):
         )
 
 
+def epochs_done(history_csv: Path) -> int:
+    """How many epochs an existing run has finished (0 for a new run)."""
+    if history_csv.exists() and history_csv.stat().st_size:
+        return int(pd.read_csv(history_csv)["epoch"].nunique())
+    return 0
+
+
 def best_so_far(history_csv: Path) -> float | None:
     """Best val accuracy in an existing history, so a resumed run keeps the true best weights."""
     if history_csv.exists() and history_csv.stat().st_size:
@@ -183,7 +190,9 @@ def train(
         cfg = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}, "data": str(data)}
         out.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps(cfg, indent=2))
-    keras.utils.set_random_seed(cfg["seed"])
+    # Offset by the epochs already done: a resumed process must not replay epoch 1's shuffle and
+    # augmentations (it did: the first epoch after every resume scored ~4 points higher train accuracy).
+    keras.utils.set_random_seed(cfg["seed"] + epochs_done(out / "history.csv"))
 
     train_set = load_split(data, "train")
     val_set = load_split(data, "val", labels=train_set.labels)
