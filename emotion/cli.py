@@ -130,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
               overwrite=args.overwrite,
               arch=args.arch, epochs=args.epochs,
               batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
-              warmup_epochs=args.warmup_epochs, seed=args.seed, init_from=args.init_from)
+              warmup_epochs=args.warmup_epochs, seed=args.seed, init_from=args.init_from, ema=args.ema)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -183,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.002)")
     p.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.02)")
     p.add_argument("--warmup-epochs", type=int, help="epochs of linear learning-rate warmup (default 2)")
+    p.add_argument("--ema", type=float, metavar="MOMENTUM",
+                   help="validate and keep an exponential moving average of the weights, e.g. 0.999 (default off)")
     p.add_argument("--init-from", metavar="PATH",
-                   help="start from trained weights (run folder, .weights.h5 or model file; same --arch)")
+                   help="start from trained weights (run folder, .weights.h5 or model file; same --arch, or a narrower one: pruned, see emotion/slim.py)")
     p.add_argument("--seed", type=int, help="random seed (default 1337); give a warm restart a new one, "
                    "or it replays the shuffle and augmentations its source was trained on")
     p.set_defaults(func=_train)

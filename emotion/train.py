@@ -24,6 +24,7 @@ from .calibrate import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet, load_split
 from .evaluate import plot_confusion, plot_curves, report_text, score
 from .model import build_logits_model, inference_model, load_model, predictor, run_model, save_model
+from .slim import prune_into
 
 DEFAULTS = {
     "arch": "vgg-small",
@@ -35,6 +36,7 @@ DEFAULTS = {
     "warmup_epochs": 2,
     "seed": 1337,
     "init_from": None,
+    "ema": 0.0,
 }
 
 
@@ -137,7 +139,10 @@ def compile_model(cfg: dict, num_classes: int, steps_per_epoch: int) -> keras.Mo
         cfg["learning_rate"] / 10, total - warmup, alpha=0.01, warmup_target=cfg["learning_rate"], warmup_steps=warmup
     )
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg["weight_decay"]),
+        # EMA of the weights (Polyak averaging) when cfg["ema"] > 0: validated, kept and shipped in their place.
+        optimizer=keras.optimizers.AdamW(
+            schedule, weight_decay=cfg["weight_decay"], use_ema=cfg.get("ema", 0) > 0, ema_momentum=cfg.get("ema") or 0.99
+        ),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg["label_smoothing"]),
         metrics=["accuracy"],
     )
@@ -146,22 +151,27 @@ def compile_model(cfg: dict, num_classes: int, steps_per_epoch: int) -> keras.Mo
 
 def initial_weights(model: keras.Model, source: str | Path) -> None:
     """Start `model` from trained weights (a warm restart): a run folder (its best weights), a
-    `.weights.h5` file or a model file saved by this project, of the same architecture."""
-    source = Path(source)
+    `.weights.h5` file or a model file saved by this project, of the same architecture or, pruned
+    to fit (`emotion.slim`), of a wider one with the same layers."""
+    source, arch = Path(source), model.name.removeprefix("emotion_")
     if source.is_dir():
+        if (source / "run.json").is_file():
+            arch = json.loads((source / "run.json").read_text())["arch"]
         source = source / "best.weights.h5"
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such weights or model file to start from")
     try:
         if source.name.endswith(".weights.h5"):
+            trained = build_logits_model(arch, model.output_shape[-1])
             with warnings.catch_warnings():  # the file's optimizer state is left out on purpose: a fresh schedule
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-                model.load_weights(source)
+                trained.load_weights(source)
         else:
             trained, _ = load_model(source)  # an inference model: the same weights plus weightless output layers
-            model.set_weights(trained.get_weights())
+        prune_into(trained, model)  # a plain copy when the widths are the same
     except ValueError:
-        raise ValueError(f"{source}: its architecture differs from '{model.name}'; use the same --arch") from None
+        raise ValueError(f"{source}: its architecture differs from '{model.name}' and is not a wider version of it; "
+                         "use the same --arch or a narrower one") from None
 
 
 def train(
@@ -223,6 +233,8 @@ def train(
             keras.callbacks.BackupAndRestore(out / "backup", delete_checkpoint=False),
             EpochSummary(),
             keras.callbacks.CSVLogger(history_csv, append=True),
+            # After the backup (which keeps the raw weights to train on), before the checkpoint (which keeps the EMA ones).
+            *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.get("ema") else []),
             checkpoint,
         ],
         verbose=1 if sys.stderr.isatty() else 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from emotion.cli import main
 from emotion.data import load_fer_csv, load_folder, load_split
 from emotion.labels import FER2013_LABELS
-from emotion.model import load_model
+from emotion.model import build_logits_model, load_model
+from emotion.slim import prune_into
 
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
 
@@ -105,3 +107,36 @@ def test_warm_restart_starts_from_the_given_weights(tmp_path, tiny_dataset, caps
     wrong = ["train", "--data", str(tiny_dataset), "--epochs", "1", "--out", str(tmp_path / "wrong"), "--init-from", str(first)]
     assert main(wrong) == 2
     assert "architecture differs" in capsys.readouterr().err
+
+
+def test_ema_ships_the_averaged_weights(tmp_path, tiny_dataset):
+    """With --ema the validated and saved weights are the moving average: with a momentum near 1 they
+    stay near where the run started, while the raw weights of the same run move on."""
+    base = ["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "2", "--batch-size", "8"]
+    assert main(base + ["--out", str(tmp_path / "start")]) == 0
+    start = load_model(tmp_path / "start" / "model.keras")[0].get_weights()[0]
+    moved = {}
+    for name, extra in (("raw", []), ("ema", ["--ema", "0.9999999"])):
+        out = tmp_path / name
+        assert main(base + ["--out", str(out), "--init-from", str(tmp_path / "start" / "model.keras"), "--lr", "0.01"] + extra) == 0
+        moved[name] = np.abs(load_model(out / "model.keras")[0].get_weights()[0] - start).mean()
+    assert moved["ema"] < 0.2 * moved["raw"]
+
+
+def test_narrower_model_keeps_the_channels_that_matter():
+    """Pruning keeps the channels with the largest BatchNorm scale: if the others are silenced
+    (gamma = beta = 0), the narrower model computes exactly what the wider one does."""
+    wide, narrow = build_logits_model("vgg-small", 7), build_logits_model("vgg-slim", 7)
+    rng = np.random.default_rng(0)
+    for big, small in zip([l for l in wide.layers if l.weights], [l for l in narrow.layers if l.weights]):
+        if isinstance(big, keras.layers.BatchNormalization):
+            n, kept = big.gamma.shape[0], small.gamma.shape[0]
+            gamma, beta = rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n)
+            silenced = rng.choice(n, n - kept, replace=False)
+            gamma[silenced], beta[silenced] = 0, 0
+            big.set_weights([gamma, beta, rng.normal(0, 0.1, n), rng.uniform(0.5, 2, n)])
+    prune_into(wide, narrow)
+    faces = rng.uniform(0, 255, (4, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(narrow(faces, training=False), wide(faces, training=False), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="wider"):
+        prune_into(narrow, build_logits_model("vgg-small", 7))
