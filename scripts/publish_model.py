@@ -36,7 +36,7 @@ CARD = """# Model card: `models/emotion.keras`
   by inverse square root of frequency (disgust has 436 faces, happy 7,215).
 - **Recipe**: {recipe}
   Every stage: batch {batch}, label smoothing {ls}; augmentation: horizontal flip, rotation ±12°,
-  shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing; seed {seed}.
+  shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing.
 - **Progress**: {done} of {planned} planned epochs of the last stage; best-on-val weights (by val accuracy).
 - **Time and hardware**: {hours:.1f} h of training so far on {machine} (2 CPU cores, AVX2, no GPU, float32).
 
@@ -89,11 +89,18 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
     """One sentence per training stage."""
     stages = []
     for i, (run, cfg, m) in enumerate(chain):
-        start = "from random weights" if i == 0 else f"warm restart from stage {i}'s best weights"
+        if i == 0:
+            start = "from random weights"
+        elif cfg["arch"] != chain[i - 1][1]["arch"]:
+            start = (f"pruned from stage {i}'s best weights to `{cfg['arch']}`: the channels with the largest "
+                     "BatchNorm scale, `emotion/slim.py`")
+        else:
+            start = f"warm restart from stage {i}'s best weights"
+        ema = f"; validated and kept: the weights' moving average (EMA, momentum {cfg['ema']})" if cfg.get("ema") else ""
         stages.append(
-            f"stage {i + 1} (`{run.as_posix()}`, {m['epochs_done']} epochs, {start}): AdamW (weight decay "
+            f"stage {i + 1} (`{run.as_posix()}`, `{cfg['arch']}`, {m['epochs_done']} epochs, {start}): AdamW (weight decay "
             f"{cfg['weight_decay']}), peak learning rate {cfg['learning_rate']}, {cfg['warmup_epochs']} warm-up "
-            f"epoch(s), then cosine decay; best val accuracy {m['val_accuracy']:.1%}."
+            f"epoch(s), then cosine decay{ema}; best val accuracy {m['val_accuracy']:.1%}."
         )
     return "\n  ".join(stages)
 
@@ -101,7 +108,8 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
 def command(run: Path, cfg: dict) -> str:
     """The command line that trains one stage."""
     flags = {"--arch": cfg["arch"], "--epochs": cfg["epochs"], "--lr": cfg["learning_rate"],
-             "--weight-decay": cfg["weight_decay"], "--warmup-epochs": cfg["warmup_epochs"], "--init-from": cfg.get("init_from")}
+             "--weight-decay": cfg["weight_decay"], "--warmup-epochs": cfg["warmup_epochs"], "--ema": cfg.get("ema") or None,
+             "--seed": cfg["seed"], "--init-from": cfg.get("init_from")}
     args = " ".join(f"{k} {v}" for k, v in flags.items() if v is not None)
     return f"`python -m emotion train --data {cfg['data']} --out {run.as_posix()} {args}`"
 
@@ -133,7 +141,7 @@ def main() -> None:
         labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
         arch=m["arch"], widths="-".join(map(str, widths)), dense=dense, params=m["parameters"],
         size_mb=dest.stat().st_size / 1e6, run=args.run.as_posix(), planned=m["epochs_planned"], done=m["epochs_done"],
-        batch=cfg["batch_size"], ls=cfg["label_smoothing"], seed=cfg["seed"],
+        batch=cfg["batch_size"], ls=cfg["label_smoothing"],
         hours=sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600,
         machine=f"{platform.machine()} {platform.processor() or 'CPU'}", acc=m["val_accuracy"],
         acc_tta=m["val_accuracy_tta"], tta_state="on" if m["tta_default"] else "off",
