@@ -130,7 +130,8 @@ def _train(args: argparse.Namespace) -> int:
               overwrite=args.overwrite,
               arch=args.arch, epochs=args.epochs,
               batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
-              warmup_epochs=args.warmup_epochs, seed=args.seed, init_from=args.init_from, ema=args.ema)
+              warmup_epochs=args.warmup_epochs, seed=args.seed, init_from=args.init_from, ema=args.ema,
+              teacher=args.teacher, teacher_weight=args.teacher_weight)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -187,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate and keep an exponential moving average of the weights, e.g. 0.999 (default off)")
     p.add_argument("--init-from", metavar="PATH",
                    help="start from trained weights (run folder, .weights.h5 or model file; same --arch, or a narrower one: pruned, see emotion/slim.py)")
+    p.add_argument("--teacher", metavar="MODEL",
+                   help="distill: train towards a mix of the labels and this model's probabilities (a .keras file)")
+    p.add_argument("--teacher-weight", type=float, help="the teacher's share of each target (default 0.5)")
     p.add_argument("--seed", type=int, help="random seed (default 1337); give a warm restart a new one, "
                    "or it replays the shuffle and augmentations its source was trained on")
     p.set_defaults(func=_train)

@@ -105,12 +105,15 @@ class EmotionDetector:
             Face(d.box, max(s, key=s.get), s, d.confidence, d.landmarks) for d, s in zip(found, scores)
         ]
 
-    def _scores(self, batch: np.ndarray) -> list[dict[str, float]]:
-        if not len(batch):
-            return []
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities (N x labels) of preprocessed faces (N x 48 x 48 x 1)."""
         with self._lock:
             # TTA averages log-probabilities, i.e. the views' calibrated logits: averaging probabilities
             # instead would blur them (val: mean confidence 3 points under accuracy, ECE 0.041 vs 0.031).
             log_probs = run_model(lambda x: np.log(np.maximum(self._forward(x), 1e-30)), batch, tta=self.tta)
-        probs = softmax(log_probs, axis=1)  # also makes the sums exactly 1 despite float32 rounding
-        return [dict(zip(self.labels, map(float, p))) for p in probs]
+        return softmax(log_probs, axis=1)  # also makes the sums exactly 1 despite float32 rounding
+
+    def _scores(self, batch: np.ndarray) -> list[dict[str, float]]:
+        if not len(batch):
+            return []
+        return [dict(zip(self.labels, map(float, p))) for p in self.probabilities(batch)]

@@ -37,6 +37,8 @@ DEFAULTS = {
     "seed": 1337,
     "init_from": None,
     "ema": 0.0,
+    "teacher": None,
+    "teacher_weight": 0.5,
 }
 
 
@@ -65,8 +67,22 @@ def augmenter(seed: int) -> keras.Sequential:
     )
 
 
-def make_datasets(train: FaceSet, val: FaceSet, cfg: dict) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """tf.data pipelines over in-memory uint8 faces; augmentation runs batched in the pipeline."""
+def teacher_targets(teacher: str | Path, faces: FaceSet, weight: float) -> np.ndarray:
+    """Training targets `(1 - weight) * one-hot label + weight * teacher's probabilities` (knowledge
+    distillation, Hinton et al. 2015; the teacher scores each un-augmented face once, with TTA)."""
+    from .detector import EmotionDetector
+
+    detector = EmotionDetector.load(teacher, detector="haar", tta=True)
+    if sorted(detector.labels) != sorted(faces.labels):
+        raise ValueError(f"{teacher}: the teacher's classes ({', '.join(detector.labels)}) differ from the data's")
+    probs = detector.probabilities(faces.x[..., None].astype(np.float32))
+    probs = probs[:, [detector.labels.index(label) for label in faces.labels]]
+    return ((1 - weight) * np.eye(len(faces.labels))[faces.y] + weight * probs).astype(np.float32)
+
+
+def make_datasets(train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: dict) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """tf.data pipelines over in-memory uint8 faces and their target distributions (N x classes);
+    augmentation runs batched in the pipeline."""
     n = len(train.labels)
     batch_size = min(cfg["batch_size"], len(train.y))
     aug = augmenter(cfg["seed"])
@@ -75,16 +91,17 @@ def make_datasets(train: FaceSet, val: FaceSet, cfg: dict) -> tuple[tf.data.Data
         x = tf.cast(x[..., None], tf.float32)
         if training:
             x = aug(x, training=True)
-        return x, tf.one_hot(y, n)
+        return x, y
 
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((train.x, train.y))
+        tf.data.Dataset.from_tensor_slices((train.x, targets))
         .shuffle(len(train.y), seed=cfg["seed"], reshuffle_each_iteration=True)
         .batch(batch_size, drop_remainder=True)
         .map(lambda x, y: prepare(x, y, True), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    val_ds = tf.data.Dataset.from_tensor_slices((val.x, val.y)).batch(256).map(lambda x, y: prepare(x, y, False))
+    val_ds = tf.data.Dataset.from_tensor_slices((val.x, np.eye(n, dtype=np.float32)[val.y])).batch(256).map(
+        lambda x, y: prepare(x, y, False))
     return train_ds, val_ds
 
 
@@ -207,7 +224,12 @@ def train(
     train_set = load_split(data, "train")
     val_set = load_split(data, "val", labels=train_set.labels)
     labels = train_set.labels
-    train_ds, val_ds = make_datasets(train_set, val_set, cfg)
+    targets = np.eye(len(labels), dtype=np.float32)[train_set.y]
+    if cfg.get("teacher"):
+        targets = teacher_targets(cfg["teacher"], train_set, cfg["teacher_weight"])
+        print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x {cfg['teacher']}'s "
+              f"probabilities (it agrees with {np.mean(targets.argmax(1) == train_set.y):.1%} of the labels)", flush=True)
+    train_ds, val_ds = make_datasets(train_set, targets, val_set, cfg)
     steps = len(train_set.y) // min(cfg["batch_size"], len(train_set.y))
     model = compile_model(cfg, len(labels), steps)
     print(f"{cfg['arch']}: {model.count_params():,} parameters; {len(train_set.y)} train / {len(val_set.y)} val faces; "
@@ -257,6 +279,7 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
         "split": f"val ({cfg['data']})",
         "arch": cfg["arch"],
         "init_from": cfg.get("init_from"),
+        "teacher": cfg.get("teacher"),
         "parameters": int(model.count_params()),
         "epochs_done": int(history["epoch"].max() + 1),
         "epochs_planned": cfg["epochs"],

@@ -12,9 +12,11 @@ import pytest
 
 from emotion.cli import main
 from emotion.data import load_fer_csv, load_folder, load_split
+from emotion.detector import EmotionDetector
 from emotion.labels import FER2013_LABELS
 from emotion.model import build_logits_model, load_model
 from emotion.slim import prune_into
+from emotion.train import teacher_targets
 
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
 
@@ -140,3 +142,17 @@ def test_narrower_model_keeps_the_channels_that_matter():
     np.testing.assert_allclose(narrow(faces, training=False), wide(faces, training=False), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="wider"):
         prune_into(narrow, build_logits_model("vgg-small", 7))
+
+
+def test_distillation_targets_mix_labels_with_the_teachers_probabilities(tmp_path, tiny_dataset):
+    """--teacher: each target is (1 - w) x the face's label + w x the teacher's probabilities for that
+    face, class by class by name even when the data lists its classes in another order."""
+    assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "t")]) == 0
+    teacher = tmp_path / "t" / "model.keras"
+    faces = load_split(tiny_dataset, "train", labels=tuple(reversed(FER2013_LABELS)))
+    expected = EmotionDetector.load(teacher, detector="haar", tta=True).classify(list(faces.x))
+    expected = np.array([[scores[label] for label in faces.labels] for scores in expected])
+    np.testing.assert_allclose(teacher_targets(teacher, faces, 1.0), expected, atol=1e-5)
+    np.testing.assert_array_equal(teacher_targets(teacher, faces, 0.0), np.eye(7)[faces.y])
+    mixed = teacher_targets(teacher, faces, 0.25)
+    np.testing.assert_allclose(mixed, 0.75 * np.eye(7)[faces.y] + 0.25 * expected, atol=1e-5)
