@@ -226,6 +226,7 @@ def train(
     labels = train_set.labels
     targets = np.eye(len(labels), dtype=np.float32)[train_set.y]
     if cfg.get("teacher"):
+        print(f"scoring the training faces with the teacher {cfg['teacher']} (6 views each) ...", flush=True)
         targets = teacher_targets(cfg["teacher"], train_set, cfg["teacher_weight"])
         print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x {cfg['teacher']}'s "
               f"probabilities (it agrees with {np.mean(targets.argmax(1) == train_set.y):.1%} of the labels)", flush=True)
