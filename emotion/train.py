@@ -228,8 +228,8 @@ def train(
     if cfg.get("teacher"):
         print(f"scoring the training faces with the teacher {cfg['teacher']} (6 views each) ...", flush=True)
         targets = teacher_targets(cfg["teacher"], train_set, cfg["teacher_weight"])
-        print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x {cfg['teacher']}'s "
-              f"probabilities (it agrees with {np.mean(targets.argmax(1) == train_set.y):.1%} of the labels)", flush=True)
+        print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x the teacher's probabilities",
+              flush=True)
     train_ds, val_ds = make_datasets(train_set, targets, val_set, cfg)
     steps = len(train_set.y) // min(cfg["batch_size"], len(train_set.y))
     model = compile_model(cfg, len(labels), steps)
