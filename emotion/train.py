@@ -225,7 +225,7 @@ def train(
     val_set = load_split(data, "val", labels=train_set.labels)
     labels = train_set.labels
     targets = np.eye(len(labels), dtype=np.float32)[train_set.y]
-    if cfg.get("teacher"):
+    if cfg.get("teacher") and not finalize_only:  # --finalize only evaluates: no targets needed
         print(f"scoring the training faces with the teacher {cfg['teacher']} (6 views each) ...", flush=True)
         targets = teacher_targets(cfg["teacher"], train_set, cfg["teacher_weight"])
         print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x the teacher's probabilities",
