@@ -32,7 +32,8 @@ ARCHS = {
     # name: (conv widths per block, dense units)
     "vgg": ((40, 80, 160, 320), 256),
     "vgg-small": ((32, 64, 128, 256), 256),
-    # 3/4 of vgg-small's width: 0.56x its multiply-adds, 0.81 vs 1.46 ms per face at batch 32 (TFLite, 2 cores).
+    # 3/4 of vgg-small's width: 0.56x its multiply-adds; TFLite, batch 32, 2 cores, side by side: 0.81-1.2 vs
+    # 1.42-1.67 ms per face as this machine's load varied (bench/RESULTS.md has the live-path figure).
     "vgg-slim": ((24, 48, 96, 192), 256),
     "tiny": ((8, 16, 32, 32), 32),  # for tests only: trains in seconds
 }
