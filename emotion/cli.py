@@ -188,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate and keep an exponential moving average of the weights, e.g. 0.999 (default off)")
     p.add_argument("--init-from", metavar="PATH",
                    help="start from trained weights (run folder, .weights.h5 or model file; same --arch, or a narrower one: pruned, see emotion/slim.py)")
-    p.add_argument("--teacher", metavar="MODEL",
-                   help="distill: train towards a mix of the labels and this model's probabilities (a .keras file)")
+    p.add_argument("--teacher", metavar="MODEL", nargs="+",
+                   help="distill: train towards a mix of the labels and these models' probabilities (.keras files; "
+                   "several act as one ensemble)")
     p.add_argument("--teacher-weight", type=float, help="the teacher's share of each target (default 0.5)")
     p.add_argument("--seed", type=int, help="random seed (default 1337); give a warm restart a new one, "
                    "or it replays the shuffle and augmentations its source was trained on")

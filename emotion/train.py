@@ -2,7 +2,7 @@
 
 A run folder holds everything: `run.json` (the configuration, reused by --resume), `backup/`
 (Keras BackupAndRestore: weights, optimizer and epoch, written every epoch), `best.weights.h5`
-(best on val), and at the end `model.keras`, `history.csv`, `curves.png`,
+(best on val), `teacher_targets.npy` when distilling, and at the end `model.keras`, `history.csv`, `curves.png`,
 `confusion_matrix.png`, `report.txt` and `metrics.json`.
 """
 
@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from scipy.special import softmax
 
 from .calibrate import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet, load_split
@@ -40,6 +41,7 @@ DEFAULTS = {
     "teacher": None,
     "teacher_weight": 0.5,
 }
+TEACHER_TARGETS = "teacher_targets.npy"
 
 
 def cpu_has_bf16() -> bool:
@@ -67,17 +69,34 @@ def augmenter(seed: int) -> keras.Sequential:
     )
 
 
-def teacher_targets(teacher: str | Path, faces: FaceSet, weight: float) -> np.ndarray:
+def teacher_targets(teachers: list[str | Path], faces: FaceSet, weight: float) -> np.ndarray:
     """Training targets `(1 - weight) * one-hot label + weight * teacher's probabilities` (knowledge
-    distillation, Hinton et al. 2015; the teacher scores each un-augmented face once, with TTA)."""
+    distillation, Hinton et al. 2015; the teacher scores each un-augmented face once, with TTA).
+
+    Several teachers act as one ensemble: their log-probabilities are averaged, as TTA averages views
+    (val, restart1 + slim1: 69.8% vs 69.2% and 68.9% alone)."""
     from .detector import EmotionDetector
 
-    detector = EmotionDetector.load(teacher, detector="haar", tta=True)
-    if sorted(detector.labels) != sorted(faces.labels):
-        raise ValueError(f"{teacher}: the teacher's classes ({', '.join(detector.labels)}) differ from the data's")
-    probs = detector.probabilities(faces.x[..., None].astype(np.float32))
-    probs = probs[:, [detector.labels.index(label) for label in faces.labels]]
+    log_probs = []
+    for teacher in teachers:
+        detector = EmotionDetector.load(teacher, detector="haar", tta=True)
+        if sorted(detector.labels) != sorted(faces.labels):
+            raise ValueError(f"{teacher}: the teacher's classes ({', '.join(detector.labels)}) differ from the data's")
+        probs = detector.probabilities(faces.x[..., None].astype(np.float32))
+        log_probs.append(np.log(np.maximum(probs[:, [detector.labels.index(label) for label in faces.labels]], 1e-30)))
+    probs = softmax(np.mean(log_probs, axis=0), axis=1)
     return ((1 - weight) * np.eye(len(faces.labels))[faces.y] + weight * probs).astype(np.float32)
+
+
+def run_teacher_targets(cfg: dict, faces: FaceSet, cache: Path) -> np.ndarray:
+    """The run's distillation targets, computed once and kept in the run folder: scoring the training
+    faces takes minutes per teacher, and a run resumed in every session would pay that each time."""
+    if cache.exists():
+        return np.load(cache)
+    print(f"scoring the training faces with the teacher(s) {', '.join(cfg['teacher'])} (6 views each) ...", flush=True)
+    targets = teacher_targets(cfg["teacher"], faces, cfg["teacher_weight"])
+    np.save(cache, targets)
+    return targets
 
 
 def make_datasets(train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: dict) -> tuple[tf.data.Dataset, tf.data.Dataset]:
@@ -212,7 +231,7 @@ def train(
     else:
         if (out / "backup").exists():
             shutil.rmtree(out / "backup")
-        for stale in ("history.csv", "best.weights.h5"):
+        for stale in ("history.csv", "best.weights.h5", TEACHER_TARGETS):
             (out / stale).unlink(missing_ok=True)
         cfg = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}, "data": str(data)}
         out.mkdir(parents=True, exist_ok=True)
@@ -226,8 +245,7 @@ def train(
     labels = train_set.labels
     targets = np.eye(len(labels), dtype=np.float32)[train_set.y]
     if cfg.get("teacher") and not finalize_only:  # --finalize only evaluates: no targets needed
-        print(f"scoring the training faces with the teacher {cfg['teacher']} (6 views each) ...", flush=True)
-        targets = teacher_targets(cfg["teacher"], train_set, cfg["teacher_weight"])
+        targets = run_teacher_targets(cfg, train_set, out / TEACHER_TARGETS)
         print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x the teacher's probabilities",
               flush=True)
     train_ds, val_ds = make_datasets(train_set, targets, val_set, cfg)

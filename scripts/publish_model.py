@@ -98,8 +98,10 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
             start = f"warm restart from stage {i}'s best weights"
         extras = f"; validated and kept: the weights' moving average (EMA, momentum {cfg['ema']})" if cfg.get("ema") else ""
         if cfg.get("teacher"):
-            extras += (f"; distilled from `{cfg['teacher']}`: targets {1 - cfg['teacher_weight']:g} x label + "
-                       f"{cfg['teacher_weight']:g} x its probabilities (TTA)")
+            teachers = " + ".join(f"`{t}`" for t in cfg["teacher"])
+            extras += (f"; distilled from {teachers}: targets {1 - cfg['teacher_weight']:g} x label + "
+                       f"{cfg['teacher_weight']:g} x {'their averaged log-' if len(cfg['teacher']) > 1 else 'its '}"
+                       "probabilities (TTA)")
         stages.append(
             f"stage {i + 1} (`{run.as_posix()}`, `{cfg['arch']}`, {m['epochs_done']} epochs, {start}): AdamW (weight decay "
             f"{cfg['weight_decay']}), peak learning rate {cfg['learning_rate']}, {cfg['warmup_epochs']} warm-up "
@@ -112,7 +114,7 @@ def command(run: Path, cfg: dict) -> str:
     """The command line that trains one stage."""
     flags = {"--arch": cfg["arch"], "--epochs": cfg["epochs"], "--lr": cfg["learning_rate"],
              "--weight-decay": cfg["weight_decay"], "--warmup-epochs": cfg["warmup_epochs"], "--ema": cfg.get("ema") or None,
-             "--seed": cfg["seed"], "--init-from": cfg.get("init_from"), "--teacher": cfg.get("teacher"),
+             "--seed": cfg["seed"], "--init-from": cfg.get("init_from"), "--teacher": cfg.get("teacher") and " ".join(cfg["teacher"]),
              "--teacher-weight": cfg.get("teacher") and cfg["teacher_weight"]}
     args = " ".join(f"{k} {v}" for k, v in flags.items() if v is not None)
     return f"`python -m emotion train --data {cfg['data']} --out {run.as_posix()} {args}`"

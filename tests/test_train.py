@@ -152,7 +152,24 @@ def test_distillation_targets_mix_labels_with_the_teachers_probabilities(tmp_pat
     faces = load_split(tiny_dataset, "train", labels=tuple(reversed(FER2013_LABELS)))
     expected = EmotionDetector.load(teacher, detector="haar", tta=True).classify(list(faces.x))
     expected = np.array([[scores[label] for label in faces.labels] for scores in expected])
-    np.testing.assert_allclose(teacher_targets(teacher, faces, 1.0), expected, atol=1e-5)
-    np.testing.assert_array_equal(teacher_targets(teacher, faces, 0.0), np.eye(7)[faces.y])
-    mixed = teacher_targets(teacher, faces, 0.25)
+    np.testing.assert_allclose(teacher_targets([teacher], faces, 1.0), expected, atol=1e-5)
+    np.testing.assert_array_equal(teacher_targets([teacher], faces, 0.0), np.eye(7)[faces.y])
+    mixed = teacher_targets([teacher], faces, 0.25)
     np.testing.assert_allclose(mixed, 0.75 * np.eye(7)[faces.y] + 0.25 * expected, atol=1e-5)
+
+
+def test_several_teachers_act_as_one_ensemble(tmp_path, tiny_dataset):
+    """--teacher A B: the teachers' log-probabilities are averaged (a normalized geometric mean)."""
+    for name, seed in (("a", "1"), ("b", "2")):
+        assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--seed", seed,
+                     "--out", str(tmp_path / name)]) == 0
+    faces = load_split(tiny_dataset, "train")
+    a, b = (teacher_targets([tmp_path / name / "model.keras"], faces, 1.0) for name in "ab")
+    assert np.abs(a - b).max() > 1e-3  # two different teachers, or the test shows nothing
+    assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "student"),
+                 "--teacher", str(tmp_path / "a" / "model.keras"), str(tmp_path / "b" / "model.keras"),
+                 "--teacher-weight", "1"]) == 0
+    geometric = np.sqrt(a * b)
+    # kept in the run folder, so that resuming does not score the faces again
+    np.testing.assert_allclose(np.load(tmp_path / "student" / "teacher_targets.npy"),
+                               geometric / geometric.sum(axis=1, keepdims=True), atol=1e-5)
