@@ -35,6 +35,9 @@ ARCHS = {
     # 3/4 of vgg-small's width: 0.56x its multiply-adds; TFLite, batch 32, 2 cores, side by side: 0.81-1.2 vs
     # 1.42-1.67 ms per face as this machine's load varied (bench/RESULTS.md has the live-path figure).
     "vgg-slim": ((24, 48, 96, 192), 256),
+    # vgg-slim with a 16-wide first block: that block's 48x48 maps make it the costliest per
+    # multiply-add; 0.75 vs 1.0 ms per face (untrained, TFLite, batch 32, 2 cores, side by side).
+    "vgg-lean": ((16, 48, 96, 192), 256),
     "tiny": ((8, 16, 32, 32), 32),  # for tests only: trains in seconds
 }
 
