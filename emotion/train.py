@@ -24,7 +24,7 @@ from scipy.special import softmax
 from .calibrate import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet, load_split
 from .evaluate import plot_confusion, plot_curves, report_text, score
-from .model import build_logits_model, inference_model, load_model, predictor, run_model, save_model
+from .model import TTA_VIEWS, build_logits_model, inference_model, load_model, predictor, run_model, save_model
 from .slim import prune_into
 
 DEFAULTS = {
@@ -93,7 +93,7 @@ def run_teacher_targets(cfg: dict, faces: FaceSet, cache: Path) -> np.ndarray:
     faces takes minutes per teacher, and a run resumed in every session would pay that each time."""
     if cache.exists():
         return np.load(cache)
-    print(f"scoring the training faces with the teacher(s) {', '.join(cfg['teacher'])} (6 views each) ...", flush=True)
+    print(f"scoring the training faces with the teacher(s) {', '.join(cfg['teacher'])} ({TTA_VIEWS}) ...", flush=True)
     targets = teacher_targets(cfg["teacher"], faces, cfg["teacher_weight"])
     np.save(cache, targets)
     return targets
@@ -313,7 +313,7 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
         "per_class_recall_tta": {n: result_tta["per_class"][n]["recall"] for n in labels},
         "confusion": result["confusion"],
     }
-    # TTA costs 6 passes per face (small next to detection in a photo); on by default if it helps >= 0.5 points.
+    # TTA costs a pass per view (small next to detection in a photo); on by default if it helps >= 0.5 points.
     metrics["tta_default"] = bool(result_tta["accuracy"] - result["accuracy"] >= 0.005)
     final = inference_model(model, cfg["arch"], len(labels), temperature)
     save_model(final, out / "model.keras", labels, temperature=temperature, arch=cfg["arch"],
@@ -323,7 +323,7 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
     plot_curves(history, out / "curves.png")
     plot_confusion(result, out / "confusion_matrix.png", f"val, {cfg['arch']} (normalized by true class)")
     (out / "report.txt").write_text(
-        report_text(result) + "\n\nwith test-time augmentation (mirror x zoom 0.9/1/1.1):\n" + report_text(result_tta) + "\n"
+        report_text(result) + f"\n\nwith test-time augmentation ({TTA_VIEWS}):\n" + report_text(result_tta) + "\n"
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"val accuracy {result['accuracy']:.4f} (TTA {result_tta['accuracy']:.4f}); "

@@ -44,7 +44,7 @@ CARD = """# Model card: `models/emotion.keras`
 | | accuracy |
 |---|---|
 | single pass | **{acc:.1%}** |
-| with test-time augmentation (6 views: mirrored x zoom 0.9/1/1.1) | {acc_tta:.1%} |
+| with test-time augmentation ({tta_views}) | {acc_tta:.1%} |
 
 TTA is {tta_state} by default (on only when it adds >= 0.5 points on val).
 
@@ -128,7 +128,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from emotion.export import export
-    from emotion.model import ARCHS
+    from emotion.model import ARCHS, TTA_VIEWS
 
     chain = lineage(args.run)
     _, cfg, m = chain[-1]
@@ -150,7 +150,7 @@ def main() -> None:
         batch=cfg["batch_size"], ls=cfg["label_smoothing"],
         hours=sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600,
         machine=f"{platform.machine()} {platform.processor() or 'CPU'}", acc=m["val_accuracy"],
-        acc_tta=m["val_accuracy_tta"], tta_state="on" if m["tta_default"] else "off",
+        acc_tta=m["val_accuracy_tta"], tta_views=TTA_VIEWS, tta_state="on" if m["tta_default"] else "off",
         recall=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall"].items()),
         recall_tta=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall_tta"].items()),
         temperature=m["temperature"], ece_before=m["ece_before"], ece_after=m["ece_after"],
