@@ -262,6 +262,14 @@ def table(r: dict) -> list[str]:
     return lines
 
 
+def model_line() -> str:
+    """Which default model was measured: architecture and the start of its file's SHA-256."""
+    from emotion.detector import DEFAULT_MODEL
+    from emotion.model import file_sha256, read_meta
+
+    return f"{DEFAULT_MODEL.relative_to(ROOT)} ({read_meta(DEFAULT_MODEL).get('arch', '?')}, sha256 {file_sha256(DEFAULT_MODEL)[:12]})"
+
+
 def machine() -> str:
     """CPU model, cores, memory, Python and TensorFlow versions."""
     import os
@@ -302,6 +310,7 @@ def main() -> None:
             f"{time.strftime('%Y-%m-%d')}, `python bench/realtime.py --frames {args.frames} --runs {args.runs}`; "
             f"medians of {args.runs} runs.",
             f"Machine: {machine()}.",
+            f"Model: {model_line()}.",
             f"Input: {args.frames} frames of 640x480 per video (1 face of 200 px, 4 faces of 130 px; real FER2013 val "
             "faces drifting over varied backgrounds). Latency is the full live path per frame: detect + preprocess + "
             "classify + smooth + draw for ours (TTA off, as on the page); `FER().detect_emotions` for fer. Face "
