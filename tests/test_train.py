@@ -173,3 +173,26 @@ def test_several_teachers_act_as_one_ensemble(tmp_path, tiny_dataset):
     # kept in the run folder, so that resuming does not score the faces again
     np.testing.assert_allclose(np.load(tmp_path / "student" / "teacher_targets.npy"),
                                geometric / geometric.sum(axis=1, keepdims=True), atol=1e-5)
+
+
+def test_runs_sharing_a_teacher_reuse_its_scores(tmp_path, tiny_dataset, monkeypatch):
+    """A second run with the same teacher takes the teacher's scores from the cache beside the run
+    folders instead of scoring the training faces again; a retrained teacher file is scored afresh."""
+    teacher = tmp_path / "t" / "model.keras"
+    assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "t")]) == 0
+    student = ["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--teacher", str(teacher)]
+    assert main([*student, "--out", str(tmp_path / "s1")]) == 0
+    assert len(list((tmp_path / "teacher-cache").glob("*.npy"))) == 1
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("the teacher was loaded to score the faces again")
+
+    with monkeypatch.context() as m:
+        m.setattr(EmotionDetector, "load", no_scoring)
+        assert main([*student, "--out", str(tmp_path / "s2")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "s2" / "teacher_targets.npy"),
+                                  np.load(tmp_path / "s1" / "teacher_targets.npy"))
+    assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--seed", "9",
+                 "--out", str(tmp_path / "t"), "--overwrite"]) == 0
+    assert main([*student, "--out", str(tmp_path / "s3")]) == 0
+    assert len(list((tmp_path / "teacher-cache").glob("*.npy"))) == 2
