@@ -16,8 +16,9 @@ import hashlib
 import json
 import os
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import keras
@@ -68,20 +69,21 @@ def build_logits_model(arch: str, num_classes: int) -> keras.Model:
     return keras.Model(inputs, logits, name=f"emotion_{arch}")
 
 
-class _float32_policy:
-    """Temporarily build layers in float32 whatever the global mixed-precision policy is."""
-
-    def __enter__(self):
-        self.saved = keras.config.dtype_policy()
-        keras.config.set_dtype_policy("float32")
-
-    def __exit__(self, *exc):
-        keras.config.set_dtype_policy(self.saved)
+@contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Build layers under Keras dtype policy `name` ("float32", "mixed_bfloat16"), then restore the global
+    one: a layer keeps the policy it was built with, and a leaked global policy changes every later model."""
+    saved = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(saved)
 
 
 def inference_model(trained: keras.Model, arch: str, num_classes: int, temperature: float = 1.0) -> keras.Model:
     """A float32 copy of `trained` that outputs temperature-scaled probabilities."""
-    with _float32_policy():
+    with dtype_policy("float32"):
         base = build_logits_model(arch, num_classes)
     base.set_weights(trained.get_weights())
     scaled = layers.Rescaling(1.0 / temperature, name="temperature")(base.output)

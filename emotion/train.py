@@ -26,8 +26,8 @@ from scipy.special import softmax
 from .calibrate import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet, load_split
 from .evaluate import plot_confusion, plot_curves, report_text, score
-from .model import (TTA_VIEWS, build_logits_model, file_sha256, inference_model, load_model, predictor, run_model,
-                    save_model)
+from .model import (TTA_VIEWS, build_logits_model, dtype_policy, file_sha256, inference_model, load_model, predictor,
+                    run_model, save_model)
 from .slim import prune_into
 
 DEFAULTS = {
@@ -185,9 +185,8 @@ def best_so_far(history_csv: Path) -> float | None:
 
 def compile_model(cfg: dict, num_classes: int, steps_per_epoch: int) -> keras.Model:
     """The logits model with AdamW and warmup + cosine decay over the whole run."""
-    if cpu_has_bf16():
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model = build_logits_model(cfg["arch"], num_classes)
+    with dtype_policy("mixed_bfloat16" if cpu_has_bf16() else "float32"):
+        model = build_logits_model(cfg["arch"], num_classes)
     total = cfg["epochs"] * steps_per_epoch
     warmup = min(cfg["warmup_epochs"] * steps_per_epoch, total // 5)
     schedule = keras.optimizers.schedules.CosineDecay(

@@ -196,3 +196,12 @@ def test_runs_sharing_a_teacher_reuse_its_scores(tmp_path, tiny_dataset, monkeyp
                  "--out", str(tmp_path / "t"), "--overwrite"]) == 0
     assert main([*student, "--out", str(tmp_path / "s3")]) == 0
     assert len(list((tmp_path / "teacher-cache").glob("*.npy"))) == 2
+
+
+def test_mixed_precision_training_leaves_later_models_in_float32(tmp_path, tiny_dataset, monkeypatch):
+    """Training in mixed bfloat16 (CPUs with AVX-512 BF16) builds only its own model that way: a model
+    built afterwards in the same process computes in float32 (a leaked policy changed their outputs)."""
+    monkeypatch.setattr("emotion.train.cpu_has_bf16", lambda: True)
+    assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs_done"] == 1
+    assert build_logits_model("tiny", 7).layers[2].compute_dtype == "float32"
