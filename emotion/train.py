@@ -204,14 +204,15 @@ def compile_model(cfg: dict, num_classes: int, steps_per_epoch: int) -> keras.Mo
 
 
 def initial_weights(model: keras.Model, source: str | Path) -> None:
-    """Start `model` from trained weights (a warm restart): a run folder (its best weights), a
+    """Start `model` from trained weights (a warm restart): a run folder (its best weights or model file), a
     `.weights.h5` file or a model file saved by this project, of the same architecture or, pruned
     to fit (`emotion.slim`), of a wider one with the same layers."""
     source, arch = Path(source), model.name.removeprefix("emotion_")
     if source.is_dir():
         if (source / "run.json").is_file():
             arch = json.loads((source / "run.json").read_text())["arch"]
-        source = source / "best.weights.h5"
+        # A committed run keeps only its model file (the same best weights, plus output layers).
+        source = source / "best.weights.h5" if (source / "best.weights.h5").is_file() else source / "model.keras"
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such weights or model file to start from")
     try:

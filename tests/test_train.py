@@ -106,6 +106,10 @@ def test_warm_restart_starts_from_the_given_weights(tmp_path, tiny_dataset, caps
     source, restarted = load_model(first / "model.keras")[0], load_model(second / "model.keras")[0]
     np.testing.assert_allclose(restarted.get_weights()[0], source.get_weights()[0], atol=1e-6)
     assert json.loads((second / "metrics.json").read_text())["init_from"] == str(first / "model.keras")
+    # A run folder as committed (checkpoints are not): its model file holds the same best weights.
+    (first / "best.weights.h5").unlink()
+    assert main(base + ["--out", str(tmp_path / "third"), "--init-from", str(first), "--lr", "1e-12"]) == 0
+    np.testing.assert_allclose(load_model(tmp_path / "third" / "model.keras")[0].get_weights()[0], source.get_weights()[0], atol=1e-6)
     wrong = ["train", "--data", str(tiny_dataset), "--epochs", "1", "--out", str(tmp_path / "wrong"), "--init-from", str(first)]
     assert main(wrong) == 2
     assert "architecture differs" in capsys.readouterr().err
