@@ -322,6 +322,7 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
         "epochs_done": int(history["epoch"].max() + 1),
         "epochs_planned": cfg["epochs"],
         "train_seconds": round(float(history["seconds"].sum())) if "seconds" in history else None,
+        "precision": model.dtype_policy.name,  # mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
         "val_accuracy": result["accuracy"],
         "val_accuracy_tta": result_tta["accuracy"],
         "temperature": round(temperature, 4),

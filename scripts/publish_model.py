@@ -38,7 +38,8 @@ CARD = """# Model card: `models/emotion.keras`
   Every stage: batch {batch}, label smoothing {ls}; augmentation: horizontal flip, rotation ±12°,
   shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing.
 - **Progress**: {done} of {planned} planned epochs of the last stage; best-on-val weights (by val accuracy).
-- **Time and hardware**: {hours:.1f} h of training so far on {machine} (2 CPU cores, AVX2, no GPU, float32).
+- **Time and hardware**: {hours:.1f} h of training so far on {machine} (2 CPU cores, no GPU); numeric precision
+  per stage above.
 
 ## Results — FER2013 `val` (PublicTest, 3,435 of its 3,589 faces; used for model selection)
 | | accuracy |
@@ -96,7 +97,10 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
                      "BatchNorm scale, `emotion/slim.py`")
         else:
             start = f"warm restart from stage {i}'s best weights"
-        extras = f"; validated and kept: the weights' moving average (EMA, momentum {cfg['ema']})" if cfg.get("ema") else ""
+        # Runs before the metric existed trained on CPUs without AVX-512 BF16: float32.
+        extras = f", {m.get('precision', 'float32').replace('_', ' ')}"
+        if cfg.get("ema"):
+            extras += f"; validated and kept: the weights' moving average (EMA, momentum {cfg['ema']})"
         if cfg.get("teacher"):
             teachers = " + ".join(f"`{t}`" for t in cfg["teacher"])
             extras += (f"; distilled from {teachers}: targets {1 - cfg['teacher_weight']:g} x label + "
@@ -118,6 +122,16 @@ def command(run: Path, cfg: dict) -> str:
              "--teacher-weight": cfg.get("teacher") and cfg["teacher_weight"]}
     args = " ".join(f"{k} {v}" for k, v in flags.items() if v is not None)
     return f"`python -m emotion train --data {cfg['data']} --out {run.as_posix()} {args}`"
+
+
+def teacher_commands(chain: list[tuple[Path, dict, dict]]) -> str:
+    """How the teachers that are not themselves stages of `chain` were trained (their run folders)."""
+    stages = {run.as_posix() for run, _, _ in chain}
+    runs = dict.fromkeys(Path(t).parent for _, cfg, _ in chain for t in cfg.get("teacher") or [])
+    extra = [run for run in runs if run.as_posix() not in stages and (run / "run.json").is_file()]
+    if not extra:
+        return ""
+    return "; teachers: " + ", ".join(command(run, json.loads((run / "run.json").read_text())) for run in extra)
 
 
 def main() -> None:
@@ -143,7 +157,7 @@ def main() -> None:
               "(its checkpoint is committed), and this file is replaced when it finishes.")
     text = CARD.format(
         status=status, recipe=recipe(chain),
-        commands=", then ".join(command(r, c) for r, c, _ in chain),
+        commands=", then ".join(command(r, c) for r, c, _ in chain) + teacher_commands(chain),
         labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
         arch=m["arch"], widths="-".join(map(str, widths)), dense=dense, params=m["parameters"],
         size_mb=dest.stat().st_size / 1e6, run=args.run.as_posix(), planned=m["epochs_planned"], done=m["epochs_done"],
