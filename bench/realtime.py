@@ -284,13 +284,27 @@ def machine() -> str:
             f"Python {platform.python_version()}, TensorFlow {tf.__version__}")
 
 
+def cpu_busy(seconds: float = 2.0) -> float | None:
+    """Share of all cores busy over the next `seconds` (Linux /proc/stat; None elsewhere). Unlike the
+    load average, which lags by a minute, it sees only what runs now."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except OSError:
+        return None
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def busy_warning() -> str | None:
     """A warning when other work is running: it slows every figure (1.057 vs 0.795 ms/face next to a training job)."""
-    import os
-
-    load = os.getloadavg()[0]
-    if load > 0.5:
-        return (f"load average {load:.2f} before the benchmark started: another job is using the CPU, "
+    busy = cpu_busy()
+    if busy is not None and busy > 0.2:
+        return (f"{busy:.0%} of the CPU was busy before the benchmark started: another job is running, "
                 "so these figures are slower than this machine can do; re-run when it is idle")
     return None
 
