@@ -108,14 +108,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from .detector import DEFAULT_MODEL
-    from .export import export
+    from .data import load_split
+    from .export import calibration_faces, export
     from .model import sidecar_path
 
     model = Path(args.model or DEFAULT_MODEL)
     # A TFLite file beside its model is what EmotionDetector.load runs on (see model.lite_predictor).
     out = args.out or (model.with_suffix(".tflite") if args.format == "tflite" else f"models/export/{model.stem}_savedmodel")
     try:
-        path = export(model, args.format, out)
+        calibration = calibration_faces(load_split(args.int8, "train").x) if args.int8 else None
+        path = export(model, args.format, out, calibration)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     print(f"wrote {path} (labels in {sidecar_path(path)})")
@@ -168,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model file (default: models/emotion.keras)")
     p.add_argument("--out", help="output file or folder (default: the .tflite beside the model, which inference "
                                  "then uses; models/export/ for a SavedModel)")
+    p.add_argument("--int8", metavar="DATA", help="TFLite computing in int8, ~4x faster on CPU (val: -0.1 to -0.2 "
+                                                  "points), calibrated on faces of DATA's train split")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("train", help="train a model on FER2013-style data")

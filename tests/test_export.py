@@ -14,7 +14,7 @@ from ai_edge_litert.interpreter import Interpreter
 from emotion.cli import main
 from emotion.data import load_folder
 from emotion.detector import DEFAULT_MODEL
-from emotion.model import lite_predictor, predictor, run_model
+from emotion.model import lite_predictor, predictor, run_model, sidecar_path
 
 from conftest import FER
 
@@ -56,6 +56,25 @@ def test_default_model_runs_on_its_tflite_export_with_the_same_labels_on_val(det
     lite_top1 = run_model(lite, val).argmax(1)
     graph_top1 = run_model(predictor(detector.model), val).argmax(1)
     assert len(val) > 3000 and (lite_top1 == graph_top1).mean() >= 0.995
+
+
+def test_int8_export_is_what_inference_runs_on_with_the_models_labels(tmp_path, detector, faces, tiny_dataset):
+    model = tmp_path / "emotion.keras"
+    shutil.copy(DEFAULT_MODEL, model)
+    assert main(["export", "--model", str(model), "--int8", str(tiny_dataset)]) == 0
+    lite = model.with_suffix(".tflite")
+    assert json.loads(sidecar_path(lite).read_text())["compute"].startswith("int8")
+    assert lite.stat().st_size < 0.35 * DEFAULT_MODEL.with_suffix(".tflite").stat().st_size  # int8 weights
+    probs = lite_predictor(model)(faces)
+    assert (probs.argmax(1) == np.asarray(detector.model(faces)).argmax(1)).mean() >= 0.9
+    # The softmax stays float: no probability rounded to 0, which would break TTA's log-probability average.
+    assert (probs > 0).all()
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_int8_savedmodel_is_refused_with_a_message(tmp_path, tiny_dataset, capsys):
+    assert main(["export", "--format", "savedmodel", "--out", str(tmp_path / "sm"), "--int8", str(tiny_dataset)]) == 2
+    assert "int8" in capsys.readouterr().err and not (tmp_path / "sm").exists()
 
 
 def test_an_export_of_another_model_file_is_not_used(tmp_path):
