@@ -133,7 +133,7 @@ def _train(args: argparse.Namespace) -> int:
               arch=args.arch, epochs=args.epochs,
               batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
               warmup_epochs=args.warmup_epochs, seed=args.seed, init_from=args.init_from, ema=args.ema,
-              teacher=args.teacher, teacher_weight=args.teacher_weight)
+              teacher=args.teacher, teacher_weight=args.teacher_weight, consistent=args.consistent or None)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distill: train towards a mix of the labels and these models' probabilities (.keras files; "
                    "several act as one ensemble)")
     p.add_argument("--teacher-weight", type=float, help="the teacher's share of each target (default 0.5)")
+    p.add_argument("--consistent", action="store_true",
+                   help="the teachers score every augmented face as the student sees it, in every epoch (slower), "
+                   "instead of each face once with TTA before training")
     p.add_argument("--seed", type=int, help="random seed (default 1337); give a warm restart a new one, "
                    "or it replays the shuffle and augmentations its source was trained on")
     p.set_defaults(func=_train)

@@ -16,6 +16,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -43,6 +44,7 @@ DEFAULTS = {
     "ema": 0.0,
     "teacher": None,
     "teacher_weight": 0.5,
+    "consistent": False,
 }
 TEACHER_TARGETS = "teacher_targets.npy"
 TEACHER_CACHE = "teacher-cache"  # beside the run folders: scores shared by runs with the same teacher
@@ -118,9 +120,30 @@ def run_teacher_targets(cfg: dict, faces: FaceSet, out: Path) -> np.ndarray:
     return targets
 
 
-def make_datasets(train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: dict) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+def online_teacher(teachers: list[str | Path], labels: tuple[str, ...]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The teachers as one ensemble scoring a batch of faces inside the input pipeline: their averaged
+    log-probabilities, softmaxed, columns in `labels` order (single view: the face is already augmented)."""
+    members = []
+    for teacher in teachers:
+        model, meta = load_model(teacher)
+        if sorted(meta["labels"]) != sorted(labels):
+            raise ValueError(f"{teacher}: the teacher's classes ({', '.join(meta['labels'])}) differ from the data's")
+        members.append((model, [meta["labels"].index(label) for label in labels]))
+
+    def probabilities(x: tf.Tensor) -> tf.Tensor:
+        log_probs = [tf.gather(tf.math.log(tf.maximum(model(x, training=False), 1e-30)), order, axis=1)
+                     for model, order in members]
+        return tf.nn.softmax(tf.reduce_mean(log_probs, axis=0), axis=1)
+
+    return probabilities
+
+
+def make_datasets(
+    train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: dict, teacher: Callable[[tf.Tensor], tf.Tensor] | None = None,
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """tf.data pipelines over in-memory uint8 faces and their target distributions (N x classes);
-    augmentation runs batched in the pipeline."""
+    augmentation runs batched in the pipeline. With a `teacher`, each target becomes
+    `(1 - teacher_weight) x target + teacher_weight x the teacher's probabilities for the augmented face`."""
     n = len(train.labels)
     batch_size = min(cfg["batch_size"], len(train.y))
     aug = augmenter(cfg["seed"])
@@ -129,6 +152,8 @@ def make_datasets(train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: dict) 
         x = tf.cast(x[..., None], tf.float32)
         if training:
             x = aug(x, training=True)
+            if teacher is not None:
+                y = (1 - cfg["teacher_weight"]) * y + cfg["teacher_weight"] * teacher(x)
         return x, y
 
     train_ds = (
@@ -263,11 +288,15 @@ def train(
     val_set = load_split(data, "val", labels=train_set.labels)
     labels = train_set.labels
     targets = np.eye(len(labels), dtype=np.float32)[train_set.y]
+    teacher = None
     if cfg.get("teacher") and not finalize_only:  # --finalize only evaluates: no targets needed
-        targets = run_teacher_targets(cfg, train_set, out)
-        print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x the teacher's probabilities",
-              flush=True)
-    train_ds, val_ds = make_datasets(train_set, targets, val_set, cfg)
+        if cfg.get("consistent"):
+            teacher = online_teacher(cfg["teacher"], labels)
+        else:
+            targets = run_teacher_targets(cfg, train_set, out)
+        print(f"targets: {1 - cfg['teacher_weight']:g} x label + {cfg['teacher_weight']:g} x the teacher's probabilities"
+              f"{' for each augmented face' if teacher else ''}", flush=True)
+    train_ds, val_ds = make_datasets(train_set, targets, val_set, cfg, teacher)
     steps = len(train_set.y) // min(cfg["batch_size"], len(train_set.y))
     model = compile_model(cfg, len(labels), steps)
     print(f"{cfg['arch']}: {model.count_params():,} parameters; {len(train_set.y)} train / {len(val_set.y)} val faces; "

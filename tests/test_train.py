@@ -16,7 +16,7 @@ from emotion.detector import EmotionDetector
 from emotion.labels import FER2013_LABELS
 from emotion.model import build_logits_model, load_model
 from emotion.slim import prune_into
-from emotion.train import teacher_targets
+from emotion.train import DEFAULTS, make_datasets, online_teacher, teacher_targets
 
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
 
@@ -209,3 +209,27 @@ def test_mixed_precision_training_leaves_later_models_in_float32(tmp_path, tiny_
     assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs_done"] == 1
     assert build_logits_model("tiny", 7).layers[2].compute_dtype == "float32"
+
+
+def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset):
+    """--consistent: the teachers score the very augmented face the student is trained on (not each face
+    once before training), class by class by name even when the data lists its classes in another order."""
+    assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "t")]) == 0
+    teacher = tmp_path / "t" / "model.keras"
+    faces = load_split(tiny_dataset, "train", labels=tuple(reversed(FER2013_LABELS)))
+    cfg = {**DEFAULTS, "batch_size": 16, "teacher_weight": 0.25}
+    train_ds, _ = make_datasets(faces, np.eye(7, dtype=np.float32)[faces.y], faces, cfg,
+                                online_teacher([teacher], faces.labels))
+    x, y = next(iter(train_ds))
+    x, y = np.asarray(x), np.asarray(y)
+    assert not any((x[:, :, :, 0] == face).all() for face in faces.x)  # augmented views, not the stored faces
+    probs = EmotionDetector.load(teacher, detector="haar", tta=False).probabilities(x)
+    expected = probs[:, [FER2013_LABELS.index(label) for label in faces.labels]]
+    one_hot = (y - 0.25 * expected) / 0.75
+    np.testing.assert_allclose(np.sort(one_hot, axis=1), np.tile([0] * 6 + [1], (len(y), 1)), atol=1e-4)
+
+    student = tmp_path / "s"
+    assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(student),
+                 "--teacher", str(teacher), "--consistent"]) == 0
+    assert json.loads((student / "run.json").read_text())["consistent"] is True
+    assert not (student / "teacher_targets.npy").exists() and not (tmp_path / "teacher-cache").exists()
