@@ -107,7 +107,8 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
             teachers = " + ".join(f"`{t}`" for t in cfg["teacher"])
             extras += (f"; distilled from {teachers}: targets {1 - cfg['teacher_weight']:g} x label + "
                        f"{cfg['teacher_weight']:g} x {'their averaged log-' if len(cfg['teacher']) > 1 else 'its '}"
-                       "probabilities (TTA)")
+                       + ("probabilities for each augmented face, as the student saw it" if cfg.get("consistent")
+                          else "probabilities (TTA)"))
         stages.append(
             f"stage {i + 1} (`{run.as_posix()}`, `{cfg['arch']}`, {m['epochs_done']} epochs, {start}): AdamW (weight decay "
             f"{cfg['weight_decay']}), peak learning rate {cfg['learning_rate']}, {cfg['warmup_epochs']} warm-up "
@@ -122,7 +123,7 @@ def command(run: Path, cfg: dict) -> str:
              "--weight-decay": cfg["weight_decay"], "--warmup-epochs": cfg["warmup_epochs"], "--ema": cfg.get("ema") or None,
              "--seed": cfg["seed"], "--init-from": cfg.get("init_from"), "--teacher": cfg.get("teacher") and " ".join(cfg["teacher"]),
              "--teacher-weight": cfg.get("teacher") and cfg["teacher_weight"]}
-    args = " ".join(f"{k} {v}" for k, v in flags.items() if v is not None)
+    args = " ".join(f"{k} {v}" for k, v in flags.items() if v is not None) + (" --consistent" if cfg.get("consistent") else "")
     return f"`python -m emotion train --data {cfg['data']} --out {run.as_posix()} {args}`"
 
 
