@@ -75,6 +75,13 @@ def augmenter(seed: int) -> keras.Sequential:
     )
 
 
+def label_order(teacher: str | Path, teacher_labels, labels: tuple[str, ...]) -> list[int]:
+    """Which of the teacher's outputs is each of `labels`: teacher and data may list the classes differently."""
+    if sorted(teacher_labels) != sorted(labels):
+        raise ValueError(f"{teacher}: the teacher's classes ({', '.join(teacher_labels)}) differ from the data's")
+    return [list(teacher_labels).index(label) for label in labels]
+
+
 def teacher_log_probs(teacher: str | Path, faces: FaceSet, cache_dir: Path | None = None) -> np.ndarray:
     """The teacher's TTA log-probabilities for `faces`, columns in `faces.labels` order.
 
@@ -87,10 +94,9 @@ def teacher_log_probs(teacher: str | Path, faces: FaceSet, cache_dir: Path | Non
     if cache and cache.exists():
         return np.load(cache)
     detector = EmotionDetector.load(teacher, detector="haar", tta=True)
-    if sorted(detector.labels) != sorted(faces.labels):
-        raise ValueError(f"{teacher}: the teacher's classes ({', '.join(detector.labels)}) differ from the data's")
+    order = label_order(teacher, detector.labels, faces.labels)
     probs = detector.probabilities(faces.x[..., None].astype(np.float32))
-    log_probs = np.log(np.maximum(probs[:, [detector.labels.index(label) for label in faces.labels]], 1e-30))
+    log_probs = np.log(np.maximum(probs[:, order], 1e-30))
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, log_probs)
@@ -126,9 +132,7 @@ def online_teacher(teachers: list[str | Path], labels: tuple[str, ...]) -> Calla
     members = []
     for teacher in teachers:
         model, meta = load_model(teacher)
-        if sorted(meta["labels"]) != sorted(labels):
-            raise ValueError(f"{teacher}: the teacher's classes ({', '.join(meta['labels'])}) differ from the data's")
-        members.append((model, [meta["labels"].index(label) for label in labels]))
+        members.append((model, label_order(teacher, meta["labels"], labels)))
 
     def probabilities(x: tf.Tensor) -> tf.Tensor:
         log_probs = [tf.gather(tf.math.log(tf.maximum(model(x, training=False), 1e-30)), order, axis=1)
