@@ -2,7 +2,7 @@
 
 A run folder holds everything: `run.json` (the configuration, reused by --resume), `backup/`
 (Keras BackupAndRestore: weights, optimizer and epoch, written every epoch), `best.weights.h5`
-(best on val), `teacher_targets.npy` when distilling, and at the end `model.keras`, `history.csv`, `curves.png`,
+(best on val), `teacher_targets.npy` when distilling with fixed targets (not with --consistent), and at the end `model.keras`, `history.csv`, `curves.png`,
 `confusion_matrix.png`, `report.txt` and `metrics.json`. Teachers' scores are kept for every run beside
 the run folders, in `teacher-cache/`.
 """
