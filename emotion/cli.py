@@ -1,4 +1,4 @@
-"""`python -m emotion`: predict emotions in photos, evaluate a model on a labelled folder, export, train."""
+"""`python -m emotion`: predict emotions in photos, evaluate a model on a labelled folder, export, train, ensemble."""
 
 from __future__ import annotations
 
@@ -139,6 +139,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from .ensemble import build
+
+    try:
+        build(args.models, args.data, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .faces import DETECTORS
 
@@ -202,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (default 1337); give a warm restart a new one, "
                    "or it replays the shuffle and augmentations its source was trained on")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("ensemble", help="average trained models into one model file, calibrated on val")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="model files trained by this project (two or more)")
+    p.add_argument("--data", required=True, help="dataset whose val/ (or test/) split calibrates and scores the ensemble")
+    p.add_argument("--out", required=True, help="run folder for the ensemble's model.keras and reports")
+    p.set_defaults(func=_ensemble)
     return parser
 
 

@@ -81,14 +81,21 @@ def dtype_policy(name: str) -> Iterator[None]:
         keras.config.set_dtype_policy(saved)
 
 
-def inference_model(trained: keras.Model, arch: str, num_classes: int, temperature: float = 1.0) -> keras.Model:
-    """A float32 copy of `trained` that outputs temperature-scaled probabilities."""
+def float32_copy(trained: keras.Model, arch: str) -> keras.Model:
+    """`trained` (built under any dtype policy, e.g. mixed bfloat16) as a float32 logits model of `arch`."""
     with dtype_policy("float32"):
-        base = build_logits_model(arch, num_classes)
-    base.set_weights(trained.get_weights())
-    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(base.output)
+        copy = build_logits_model(arch, trained.output_shape[-1])
+    copy.set_weights(trained.get_weights())
+    return copy
+
+
+def inference_model(logits: keras.Model, temperature: float = 1.0) -> keras.Model:
+    """`logits` (a float32 model) with temperature-scaled probabilities as its output.
+
+    The scaling layer is named "temperature": `emotion.ensemble` reads a member's calibrated logits there."""
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits.output)
     probs = layers.Activation("softmax", dtype="float32", name="probabilities")(scaled)
-    return keras.Model(base.input, probs, name=base.name)
+    return keras.Model(logits.input, probs, name=logits.name)
 
 
 def save_model(model: keras.Model, path: str | Path, labels: tuple[str, ...], **meta) -> None:

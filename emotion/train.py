@@ -27,8 +27,8 @@ from scipy.special import softmax
 from .calibrate import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet, load_split
 from .evaluate import plot_confusion, plot_curves, report_text, score
-from .model import (TTA_VIEWS, build_logits_model, dtype_policy, file_sha256, inference_model, load_model, predictor,
-                    run_model, save_model)
+from .model import (TTA_VIEWS, build_logits_model, dtype_policy, file_sha256, float32_copy, inference_model, load_model,
+                    predictor, run_model, save_model)
 from .slim import prune_into
 
 DEFAULTS = {
@@ -338,24 +338,36 @@ def train(
 
 def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
     """Calibrate on val, save the inference model, and write history plots and reports."""
-    labels = val.labels
-    batch = val.x[..., None]
-    forward = predictor(model)
-    logits, logits_tta = run_model(forward, batch), run_model(forward, batch, tta=True)
-    temperature = fit_temperature(logits, val.y)
-    result = score(val.y, logits.argmax(1), labels)
-    result_tta = score(val.y, logits_tta.argmax(1), labels)
     history = pd.read_csv(out / "history.csv").drop_duplicates("epoch", keep="last")
-    metrics = {
-        "split": f"val ({cfg['data']})",
-        "arch": cfg["arch"],
+    metrics = finish_model(float32_copy(model, cfg["arch"]), cfg, val, out, {
         "init_from": cfg.get("init_from"),
         "teacher": cfg.get("teacher"),
-        "parameters": int(model.count_params()),
         "epochs_done": int(history["epoch"].max() + 1),
         "epochs_planned": cfg["epochs"],
         "train_seconds": round(float(history["seconds"].sum())) if "seconds" in history else None,
         "precision": model.dtype_policy.name,  # mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
+    })
+    # Column order as CSVLogger writes it (epoch, then sorted keys), so a resumed run appends aligned rows.
+    history[["epoch"] + sorted(c for c in history.columns if c != "epoch")].to_csv(out / "history.csv", index=False)
+    plot_curves(history, out / "curves.png")
+    return metrics
+
+
+def finish_model(logits_model: keras.Model, cfg: dict, val: FaceSet, out: Path, details: dict) -> dict:
+    """Calibrate a float32 logits model on val, save it as `out/model.keras` (labels, temperature and TTA
+    setting inside), and write `confusion_matrix.png`, `report.txt` and `metrics.json` (with `details`)."""
+    labels = val.labels
+    batch = val.x[..., None]
+    forward = predictor(logits_model)
+    logits, logits_tta = run_model(forward, batch), run_model(forward, batch, tta=True)
+    temperature = fit_temperature(logits, val.y)
+    result = score(val.y, logits.argmax(1), labels)
+    result_tta = score(val.y, logits_tta.argmax(1), labels)
+    metrics = {
+        "split": f"val ({cfg['data']})",
+        "arch": cfg["arch"],
+        **details,
+        "parameters": int(logits_model.count_params()),
         "val_accuracy": result["accuracy"],
         "val_accuracy_tta": result_tta["accuracy"],
         "temperature": round(temperature, 4),
@@ -368,12 +380,9 @@ def finish_run(model: keras.Model, cfg: dict, val: FaceSet, out: Path) -> dict:
     }
     # TTA costs a pass per view (small next to detection in a photo); on by default if it helps >= 0.5 points.
     metrics["tta_default"] = bool(result_tta["accuracy"] - result["accuracy"] >= 0.005)
-    final = inference_model(model, cfg["arch"], len(labels), temperature)
-    save_model(final, out / "model.keras", labels, temperature=temperature, arch=cfg["arch"],
-               val_accuracy=result["accuracy"], val_accuracy_tta=result_tta["accuracy"], tta_default=metrics["tta_default"])
-    # Column order as CSVLogger writes it (epoch, then sorted keys), so a resumed run appends aligned rows.
-    history[["epoch"] + sorted(c for c in history.columns if c != "epoch")].to_csv(out / "history.csv", index=False)
-    plot_curves(history, out / "curves.png")
+    save_model(inference_model(logits_model, temperature), out / "model.keras", labels, temperature=temperature,
+               arch=cfg["arch"], val_accuracy=result["accuracy"], val_accuracy_tta=result_tta["accuracy"],
+               tta_default=metrics["tta_default"])
     plot_confusion(result, out / "confusion_matrix.png", f"val, {cfg['arch']} (normalized by true class)")
     (out / "report.txt").write_text(
         report_text(result) + f"\n\nwith test-time augmentation ({TTA_VIEWS}):\n" + report_text(result_tta) + "\n"

@@ -26,12 +26,11 @@ CARD = """# Model card: `models/emotion.keras`
   file): {labels}.
 - **Input**: one face, grayscale 48x48 uint8 (`emotion.preprocess.preprocess_face`: crop ->
   grayscale -> 48x48); scaling to [0, 1] and temperature calibration are layers of the model.
-- **Architecture**: `{arch}` — VGG-style CNN, four blocks of two 3x3 conv + BatchNorm + ReLU with
-  max-pooling ({widths}), global average pooling, dense {dense} + dropout, softmax.
+- **Architecture**: {architecture}
   **{params:,} parameters**, file size {size_mb:.1f} MB.
 - **Runtime**: inference runs on `models/emotion.tflite`, this file's TFLite export
   ({runtime}); cost per face and per frame: `bench/RESULTS.md`.
-- **Code**: {commands} (`emotion/train.py`); this card: `python scripts/publish_model.py {run}`.
+- **Code**: {commands}; this card: `python scripts/publish_model.py {run}`.
 
 ## Training
 - **Data**: FER2013 Training split (28,709 faces, Kaggle image-folder release), classes weighted
@@ -39,7 +38,7 @@ CARD = """# Model card: `models/emotion.keras`
 - **Recipe**: {recipe}
   Every stage: batch {batch}, label smoothing {ls}; augmentation: horizontal flip, rotation ±12°,
   shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing.
-- **Progress**: {done} of {planned} planned epochs of the last stage; best-on-val weights (by val accuracy).
+- **Progress**: {progress}
 - **Time and hardware**: {hours:.1f} h of training so far on {machine} (2 CPU cores, no GPU); numeric precision
   per stage above.
 
@@ -59,8 +58,8 @@ averaged) {ece_after_tta:.3f}. As T is fitted on the same val split that reports
 figures are optimistic.
 
 The run's reports are committed beside its configuration: `{run}/confusion_matrix.png`,
-`{run}/curves.png`, `{run}/report.txt` (per-class precision/recall/F1, with and without TTA),
-`{run}/metrics.json`, `{run}/history.csv` (every epoch, with its training time).
+`{run}/report.txt` (per-class precision/recall/F1, with and without TTA), `{run}/metrics.json`;
+{curves}.
 
 ## Not measured here
 The held-out FER2013 PrivateTest split and other datasets are not available to this project; the
@@ -137,6 +136,59 @@ def teacher_commands(chain: list[tuple[Path, dict, dict]]) -> str:
     return "; teachers: " + ", ".join(command(run, json.loads((run / "run.json").read_text())) for run in extra)
 
 
+def vgg(arch: str) -> str:
+    """One line on a VGG-style architecture of emotion.model.ARCHS."""
+    from emotion.model import ARCHS
+
+    widths, dense = ARCHS[arch]
+    return (f"`{arch}` — VGG-style CNN, four blocks of two 3x3 conv + BatchNorm + ReLU with max-pooling "
+            f"({'-'.join(map(str, widths))}), global average pooling, dense {dense} + dropout, softmax.")
+
+
+def training_text(chain: list[tuple[Path, dict, dict]]) -> tuple[str, str, float]:
+    """A trained model's recipe, its training commands and its hours of training, from its lineage."""
+    commands = ", then ".join(command(r, c) for r, c, _ in chain) + teacher_commands(chain) + " (`emotion/train.py`)"
+    return recipe(chain), commands, sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600
+
+
+def describe(run: Path, cfg: dict, m: dict) -> dict:
+    """The card's architecture, recipe, commands, hours and progress for a trained run or an ensemble of runs."""
+    if m["arch"] != "ensemble":
+        chain = lineage(run)
+        text, commands, hours = training_text(chain)
+        return {"architecture": vgg(m["arch"]), "recipe": text, "commands": commands, "hours": hours,
+                "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
+                            "best-on-val weights (by val accuracy).",
+                "finished": m["epochs_done"] >= m["epochs_planned"],
+                "batch": "/".join(dict.fromkeys(str(c["batch_size"]) for _, c, _ in chain)),
+                "ls": "/".join(dict.fromkeys(str(c["label_smoothing"]) for _, c, _ in chain)),
+                "curves": f"`{run.as_posix()}/curves.png` and `{run.as_posix()}/history.csv` (every epoch, with its "
+                          "training time)"}
+    members = [Path(member).parent for member in cfg["members"]]
+    parts = [describe(member, *(json.loads((member / n).read_text()) for n in ("run.json", "metrics.json")))
+             for member in members]
+    listing = "; ".join(f"member {i + 1}, `{member.as_posix()}`: {part['architecture']}"
+                        for i, (member, part) in enumerate(zip(members, parts)))
+    return {
+        "architecture": (f"`ensemble` of {len(members)} CNNs in one model file (`emotion/ensemble.py`): {listing} "
+                         "Their calibrated log-probabilities are averaged, scaled by the ensemble's own temperature "
+                         "and softmaxed."),
+        "recipe": "\n  ".join(f"Member {i + 1} (`{member.as_posix()}`): {part['recipe']}"
+                              for i, (member, part) in enumerate(zip(members, parts))),
+        "commands": ", ".join(f"member {i + 1}: {part['commands']}" for i, part in enumerate(parts))
+                    + f"; the ensemble: `python -m emotion ensemble {' '.join(cfg['members'])} --data {cfg['data']} "
+                      f"--out {run.as_posix()}` (`emotion/ensemble.py`)",
+        "hours": sum(part["hours"] for part in parts),
+        "progress": "every member's training run: " + "; ".join(
+            f"`{member.as_posix()}` {part['progress']}" for member, part in zip(members, parts)),
+        "finished": all(part["finished"] for part in parts),
+        "batch": "/".join(dict.fromkeys(part["batch"] for part in parts)),
+        "ls": "/".join(dict.fromkeys(part["ls"] for part in parts)),
+        "curves": "the members' training curves and histories are in their run folders ("
+                  + ", ".join(f"`{member.as_posix()}/curves.png`" for member in members) + ")",
+    }
+
+
 def runtime_accuracy(model: Path, data: str) -> tuple[float, float]:
     """Val accuracy of `model` as inference runs it (its TFLite export beside it): single pass, with TTA."""
     from emotion.data import load_split
@@ -158,10 +210,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from emotion.data import load_split
     from emotion.export import calibration_faces, export
-    from emotion.model import ARCHS, TTA_VIEWS
+    from emotion.model import TTA_VIEWS
 
-    chain = lineage(args.run)
-    _, cfg, m = chain[-1]
+    cfg, m = (json.loads((args.run / name).read_text()) for name in ("run.json", "metrics.json"))
+    about = describe(args.run, cfg, m)
     dest = ROOT / "models" / "emotion.keras"
     shutil.copy(args.run / "model.keras", dest)
     calibration = calibration_faces(load_split(cfg["data"], "train").x) if args.int8 else None
@@ -175,20 +227,15 @@ def main() -> None:
     else:
         runtime = "float32, XNNPACK kernels; the same top-1 as the Keras model on val, `tests/test_export.py`"
         runtime_rows = ""
-    widths, dense = ARCHS[m["arch"]]
-    finished = m["epochs_done"] >= m["epochs_planned"]
-    status = ("Final model of its training run." if finished else
-              f"**Interim model**: the training run is at epoch {m['epochs_done']} of {m['epochs_planned']}; it resumes "
-              f"across sessions with `python -m emotion train --data {cfg['data']} --out {args.run.as_posix()} --resume` "
-              "(its checkpoint is committed), and this file is replaced when it finishes.")
+    status = ("Final model of its training run(s)." if about["finished"] else
+              "**Interim model**: a training run is not finished; it resumes across sessions with "
+              "`python -m emotion train --data DATA --out RUN --resume` (its checkpoint is committed), "
+              "and this file is replaced when it finishes.")
     text = CARD.format(
-        status=status, recipe=recipe(chain),
-        commands=", then ".join(command(r, c) for r, c, _ in chain) + teacher_commands(chain),
+        status=status, recipe=about["recipe"], commands=about["commands"], architecture=about["architecture"],
         labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
-        arch=m["arch"], widths="-".join(map(str, widths)), dense=dense, params=m["parameters"],
-        size_mb=dest.stat().st_size / 1e6, run=args.run.as_posix(), planned=m["epochs_planned"], done=m["epochs_done"],
-        batch=cfg["batch_size"], ls=cfg["label_smoothing"],
-        hours=sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600,
+        params=m["parameters"], size_mb=dest.stat().st_size / 1e6, run=args.run.as_posix(), progress=about["progress"],
+        batch=about["batch"], ls=about["ls"], curves=about["curves"], hours=about["hours"],
         machine=f"{platform.machine()} {platform.processor() or 'CPU'}", acc=m["val_accuracy"],
         acc_tta=m["val_accuracy_tta"], tta_views=TTA_VIEWS, tta_state="on" if m["tta_default"] else "off",
         recall=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall"].items()),

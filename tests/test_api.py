@@ -77,7 +77,7 @@ def test_label_order_is_read_from_the_model_file(tmp_path, fer_faces):
     weights[-2] = np.zeros_like(weights[-2])
     base.set_weights(weights)
     path = tmp_path / "three.keras"
-    save_model(inference_model(base, "tiny", 3), path, ("surprise", "happy", "angry"))
+    save_model(inference_model(base), path, ("surprise", "happy", "angry"))
     _, meta = load_model(path)
     assert meta["labels"] == ["surprise", "happy", "angry"]
     det = EmotionDetector.load(path, detector="haar")
