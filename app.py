@@ -162,9 +162,9 @@ with st.sidebar:
     except (FileNotFoundError, ValueError, OSError) as exc:
         model_error = exc
     # Default: the model's own setting (on when it helped on val). Live video stays without it:
-    # six times the classification cost per frame for a label that is smoothed over time anyway.
+    # 18 times the classification cost per frame for a label that is smoothed over time anyway.
     tta = st.toggle("Test-time augmentation (photos)", value=bool(model and model.tta),
-                    help="Average each face over mirrored and zoomed copies: more accurate, six times the model cost")
+                    help="Average each face over 18 mirrored, zoomed and rotated copies: more accurate, 18 times the model cost")
     catalog_path = st.text_input("Movie catalog (CSV)", str(DEFAULT_CATALOG))
     st.header("Recommendations")
     mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
