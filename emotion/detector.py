@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 from scipy.special import softmax
 
 from .faces import FaceDetector, make_detector
-from .model import lite_predictor, load_model, predictor, run_model
+from .model import lite_predictor, load_model, predictor, read_meta, run_model
 from .preprocess import Box, preprocess_face, to_batch
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "emotion.keras"
@@ -50,13 +51,25 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 class EmotionDetector:
     """Faces in, labelled emotions out. Safe to share between threads (model calls are serialized)."""
 
-    def __init__(self, model, labels: tuple[str, ...], detector: FaceDetector, tta: bool = False, forward=None):
-        self.model = model
-        self._forward = forward or predictor(model)
+    def __init__(self, model: Path | keras.Model, labels: tuple[str, ...], detector: FaceDetector, tta: bool = False,
+                 forward=None):
+        """`model`: a Keras model, or with `forward` (its TFLite export) the path of its file, from which the Keras
+        model is loaded only if asked for: that load takes ~1 s of the app's start for a two-model ensemble."""
+        self._path = model
+        self._lock = threading.Lock()
+        self._shared = {"model": model} if isinstance(model, keras.Model) else {}  # one dict for every variant
+        self._forward = forward or predictor(self.model)
         self.labels = tuple(labels)
         self.detector = detector
         self.tta = tta
-        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> keras.Model:
+        """The Keras model, shared by this detector's variants (with a TFLite export, inference does not use it)."""
+        with self._lock:
+            if "model" not in self._shared:
+                self._shared["model"] = load_model(self._path)[0]
+            return self._shared["model"]
 
     @classmethod
     def load(
@@ -68,12 +81,14 @@ class EmotionDetector:
         Inference runs on the model's TFLite export when one made from this very file lies beside it
         (`python -m emotion export --model PATH` writes it there), else on the TensorFlow graph.
         """
-        path = path or DEFAULT_MODEL
-        model, meta = load_model(path)
+        path = Path(path or DEFAULT_MODEL)
+        meta = read_meta(path)  # a missing or foreign file fails here, with a message naming it
+        forward = lite_predictor(path)
+        model = path if forward else load_model(path)[0]
         if isinstance(detector, str):
             detector = make_detector(detector, min_face)
         tta = meta.get("tta_default", False) if tta is None else tta
-        return cls(model, tuple(meta["labels"]), detector, tta, forward=lite_predictor(path))
+        return cls(model, tuple(meta["labels"]), detector, tta, forward=forward)
 
     def variant(self, detector: FaceDetector | None = None, tta: bool | None = None) -> "EmotionDetector":
         """The same loaded model (shared, with its lock) with another face detector or TTA setting."""

@@ -108,22 +108,22 @@ def save_model(model: keras.Model, path: str | Path, labels: tuple[str, ...], **
 
 
 def read_meta(path: str | Path) -> dict:
-    """The metadata stored in a model file by `save_model`."""
-    with zipfile.ZipFile(path) as zf:
-        if META_ENTRY not in zf.namelist():
-            raise ValueError(f"{path}: no label order stored in this model file; save it with emotion.model.save_model")
-        return json.loads(zf.read(META_ENTRY))
-
-
-def load_model(path: str | Path) -> tuple[keras.Model, dict]:
-    """Load a model file saved by `save_model`; returns the model and its metadata (labels, ...)."""
+    """The metadata stored in a model file by `save_model` (labels, ...), without loading the model."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
     try:
-        meta = read_meta(path)
+        with zipfile.ZipFile(path) as zf:
+            if META_ENTRY not in zf.namelist():
+                raise ValueError(f"{path}: no label order stored in this model file; save it with emotion.model.save_model")
+            return json.loads(zf.read(META_ENTRY))
     except zipfile.BadZipFile:
         raise ValueError(f"{path}: not a Keras .keras model file") from None
+
+
+def load_model(path: str | Path) -> tuple[keras.Model, dict]:
+    """Load a model file saved by `save_model`; returns the model and its metadata (labels, ...)."""
+    meta = read_meta(path)
     model = keras.saving.load_model(path, compile=False)
     if model.output_shape[-1] != len(meta["labels"]):
         raise ValueError(f"{path}: model has {model.output_shape[-1]} outputs but {len(meta['labels'])} labels")

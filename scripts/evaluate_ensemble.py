@@ -1,7 +1,7 @@
 """Accuracy of several models averaged as one ensemble (with the default TTA), on a labelled split.
 
-Used to pick distillation teachers: `python -m emotion train --teacher A B C` learns from exactly this
-average of TTA log-probabilities. Every model is also scored alone, and every subset of two or more, so
+Used to pick distillation teachers (`python -m emotion train --teacher A B C` learns from exactly this
+average of TTA log-probabilities) and the members of a shipped ensemble (`python -m emotion ensemble A B`). Every model is also scored alone, and every subset of two or more, so
 one call shows which members earn their place. Scores are cached in runs/teacher-cache/ (the cache the
 training runs use), so a second call with one new model only scores that one.
 

@@ -4,7 +4,7 @@ own metrics (no number typed by hand).
 
     python scripts/publish_model.py runs/default [--int8]
 
-With --int8 the export computes in int8 (~4x faster per face here), and the card adds the val accuracy
+With --int8 the export computes in int8 (4-7x faster per face on CPUs with VNNI), and the card adds the val accuracy
 measured through that export, which is what `python -m emotion evaluate` and the app then run on.
 """
 
@@ -26,7 +26,7 @@ CARD = """# Model card: `models/emotion.keras`
   file): {labels}.
 - **Input**: one face, grayscale 48x48 uint8 (`emotion.preprocess.preprocess_face`: crop ->
   grayscale -> 48x48); scaling to [0, 1] and temperature calibration are layers of the model.
-- **Architecture**: {architecture}
+- **Architecture**: {architecture}.
   **{params:,} parameters**, file size {size_mb:.1f} MB.
 - **Runtime**: inference runs on `models/emotion.tflite`, this file's TFLite export
   ({runtime}); cost per face and per frame: `bench/RESULTS.md`.
@@ -38,7 +38,7 @@ CARD = """# Model card: `models/emotion.keras`
 - **Recipe**: {recipe}
   Every stage: batch {batch}, label smoothing {ls}; augmentation: horizontal flip, rotation ±12°,
   shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing.
-- **Progress**: {progress}
+- **Progress**: {progress}.
 - **Time and hardware**: {hours:.1f} h of training so far on {machine} (2 CPU cores, no GPU); numeric precision
   per stage above.
 
@@ -63,7 +63,7 @@ The run's reports are committed beside its configuration: `{run}/confusion_matri
 
 ## Not measured here
 The held-out FER2013 PrivateTest split and other datasets are not available to this project; the
-maintainers re-measure there. Numbers above are on val, which was used to pick the best epoch, so
+maintainers re-measure there. Numbers above are on val, which was used to pick {selection}, so
 they are slightly optimistic for unseen data.
 
 ## Known weaknesses
@@ -142,7 +142,7 @@ def vgg(arch: str) -> str:
 
     widths, dense = ARCHS[arch]
     return (f"`{arch}` — VGG-style CNN, four blocks of two 3x3 conv + BatchNorm + ReLU with max-pooling "
-            f"({'-'.join(map(str, widths))}), global average pooling, dense {dense} + dropout, softmax.")
+            f"({'-'.join(map(str, widths))}), global average pooling, dense {dense} + dropout, softmax")
 
 
 def training_text(chain: list[tuple[Path, dict, dict]]) -> tuple[str, str, float]:
@@ -158,8 +158,9 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
         text, commands, hours = training_text(chain)
         return {"architecture": vgg(m["arch"]), "recipe": text, "commands": commands, "hours": hours,
                 "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
-                            "best-on-val weights (by val accuracy).",
+                            "best-on-val weights (by val accuracy)",
                 "finished": m["epochs_done"] >= m["epochs_planned"],
+                "selection": "the best epoch",
                 "batch": "/".join(dict.fromkeys(str(c["batch_size"]) for _, c, _ in chain)),
                 "ls": "/".join(dict.fromkeys(str(c["label_smoothing"]) for _, c, _ in chain)),
                 "curves": f"`{run.as_posix()}/curves.png` and `{run.as_posix()}/history.csv` (every epoch, with its "
@@ -170,9 +171,9 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
     listing = "; ".join(f"member {i + 1}, `{member.as_posix()}`: {part['architecture']}"
                         for i, (member, part) in enumerate(zip(members, parts)))
     return {
-        "architecture": (f"`ensemble` of {len(members)} CNNs in one model file (`emotion/ensemble.py`): {listing} "
+        "architecture": (f"`ensemble` of {len(members)} CNNs in one model file (`emotion/ensemble.py`): {listing}. "
                          "Their calibrated log-probabilities are averaged, scaled by the ensemble's own temperature "
-                         "and softmaxed."),
+                         "and softmaxed"),
         "recipe": "\n  ".join(f"Member {i + 1} (`{member.as_posix()}`): {part['recipe']}"
                               for i, (member, part) in enumerate(zip(members, parts))),
         "commands": ", ".join(f"member {i + 1}: {part['commands']}" for i, part in enumerate(parts))
@@ -181,6 +182,7 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
         "hours": sum(part["hours"] for part in parts),
         "progress": "every member's training run: " + "; ".join(
             f"`{member.as_posix()}` {part['progress']}" for member, part in zip(members, parts)),
+        "selection": "the best epoch of each training run and the ensemble's members (`scripts/evaluate_ensemble.py`)",
         "finished": all(part["finished"] for part in parts),
         "batch": "/".join(dict.fromkeys(part["batch"] for part in parts)),
         "ls": "/".join(dict.fromkeys(part["ls"] for part in parts)),
@@ -220,8 +222,9 @@ def main() -> None:
     export(dest, "tflite", dest.with_suffix(".tflite"), calibration)  # what EmotionDetector runs on (model.lite_predictor)
     if args.int8:
         single, tta = runtime_accuracy(dest, cfg["data"])
-        runtime = (f"computing in int8, calibrated on {len(calibration)} training faces; XNNPACK kernels, ~4x faster than "
-                   f"float32 here; val accuracy measured through it in the table below")
+        runtime = (f"computing in int8, calibrated on {len(calibration)} training faces; XNNPACK kernels, several times faster "
+                   "than float32 on CPUs with VNNI instructions (AVX-512 VNNI, AVX-VNNI), about as fast without them; "
+                   "val accuracy measured through it in the table below")
         runtime_rows = (f"| as shipped: int8 export, single pass | {single:.1%} |\n"
                         f"| as shipped: int8 export, with test-time augmentation | **{tta:.1%}** |\n")
     else:
@@ -236,6 +239,7 @@ def main() -> None:
         labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
         params=m["parameters"], size_mb=dest.stat().st_size / 1e6, run=args.run.as_posix(), progress=about["progress"],
         batch=about["batch"], ls=about["ls"], curves=about["curves"], hours=about["hours"],
+        selection=about["selection"],
         machine=f"{platform.machine()} {platform.processor() or 'CPU'}", acc=m["val_accuracy"],
         acc_tta=m["val_accuracy_tta"], tta_views=TTA_VIEWS, tta_state="on" if m["tta_default"] else "off",
         recall=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall"].items()),

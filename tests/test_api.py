@@ -108,7 +108,7 @@ def test_variant_shares_the_model_and_switches_detector_and_tta(detector, fer_fa
     (averaged,) = fast.classify([face])
     views = tta_views(face[None, :, :, None].astype(np.float32))
     assert len(views) >= 2 and np.array_equal(views[1][0, :, :, 0], face[:, ::-1])  # the mirror image is one view
-    log_mean = np.mean([np.log(np.asarray(plain.model(v))[0]) for v in views], axis=0)
+    log_mean = np.mean([np.log(plain.probabilities(v)[0]) for v in views], axis=0)  # the same forward pass
     expected = np.exp(log_mean) / np.exp(log_mean).sum()
     for i, label in enumerate(plain.labels):  # TTA = the mean over its views of the (calibrated) logits
         assert averaged[label] == pytest.approx(expected[i], abs=1e-4)

@@ -49,13 +49,16 @@ def test_savedmodel_same_outputs(tmp_path, detector, faces):
 
 def test_default_model_runs_on_its_tflite_export_with_the_same_labels_on_val(detector):
     """The shipped models/emotion.tflite was exported from the shipped model and labels the whole
-    val split as the TensorFlow graph does (inference runs on it: emotion.model.lite_predictor)."""
+    val split as the TensorFlow graph does (inference runs on it: emotion.model.lite_predictor); an int8
+    export may differ on borderline faces, but not in accuracy."""
     lite = lite_predictor(DEFAULT_MODEL)
     assert lite is not None, "models/emotion.tflite is missing or stale: run python -m emotion export"
-    val = load_folder(FER / "val", labels=detector.labels, progress=False).x[..., None]
-    lite_top1 = run_model(lite, val).argmax(1)
-    graph_top1 = run_model(predictor(detector.model), val).argmax(1)
-    assert len(val) > 3000 and (lite_top1 == graph_top1).mean() >= 0.995
+    int8 = json.loads(sidecar_path(DEFAULT_MODEL.with_suffix(".tflite")).read_text())["compute"].startswith("int8")
+    val = load_folder(FER / "val", labels=detector.labels, progress=False)
+    lite_top1 = run_model(lite, val.x[..., None]).argmax(1)
+    graph_top1 = run_model(predictor(detector.model), val.x[..., None]).argmax(1)
+    assert len(val.y) > 3000 and (lite_top1 == graph_top1).mean() >= (0.97 if int8 else 0.995)
+    assert abs((lite_top1 == val.y).mean() - (graph_top1 == val.y).mean()) <= 0.005
 
 
 def test_int8_export_is_what_inference_runs_on_with_the_models_labels(tmp_path, detector, faces, tiny_dataset):
@@ -64,7 +67,7 @@ def test_int8_export_is_what_inference_runs_on_with_the_models_labels(tmp_path, 
     assert main(["export", "--model", str(model), "--int8", str(tiny_dataset)]) == 0
     lite = model.with_suffix(".tflite")
     assert json.loads(sidecar_path(lite).read_text())["compute"].startswith("int8")
-    assert lite.stat().st_size < 0.35 * DEFAULT_MODEL.with_suffix(".tflite").stat().st_size  # int8 weights
+    assert lite.stat().st_size < 0.35 * DEFAULT_MODEL.stat().st_size  # int8 weights, not the file's float32 ones
     probs = lite_predictor(model)(faces)
     assert (probs.argmax(1) == np.asarray(detector.model(faces)).argmax(1)).mean() >= 0.9
     # The softmax stays float: no probability rounded to 0, which would break TTA's log-probability average.
