@@ -55,9 +55,9 @@ class EmotionDetector:
                  forward=None):
         """`model`: a Keras model, or with `forward` (its TFLite export) the path of its file, from which the Keras
         model is loaded only if asked for: that load takes ~1 s of the app's start for a two-model ensemble."""
-        self._path = model
         self._lock = threading.Lock()
-        self._shared = {"model": model} if isinstance(model, keras.Model) else {}  # one dict for every variant
+        # One dict for this detector and its variants (`variant` copies the reference), so they load it once.
+        self._shared = {"model": model} if isinstance(model, keras.Model) else {"path": model}
         self._forward = forward or predictor(self.model)
         self.labels = tuple(labels)
         self.detector = detector
@@ -68,7 +68,7 @@ class EmotionDetector:
         """The Keras model, shared by this detector's variants (with a TFLite export, inference does not use it)."""
         with self._lock:
             if "model" not in self._shared:
-                self._shared["model"] = load_model(self._path)[0]
+                self._shared["model"] = load_model(self._shared["path"])[0]
             return self._shared["model"]
 
     @classmethod
