@@ -74,11 +74,16 @@ they are slightly optimistic for unseen data.
 """
 
 
+def read_run(run: Path) -> tuple[dict, dict]:
+    """A run folder's configuration and metrics (run.json, metrics.json)."""
+    return tuple(json.loads((run / name).read_text()) for name in ("run.json", "metrics.json"))
+
+
 def lineage(run: Path) -> list[tuple[Path, dict, dict]]:
     """`run` and the runs it was warm-started from (`--init-from`), oldest first: (folder, run.json, metrics.json)."""
     chain = []
     while run is not None:
-        cfg, metrics = (json.loads((run / name).read_text()) for name in ("run.json", "metrics.json"))
+        cfg, metrics = read_run(run)
         chain.insert(0, (run, cfg, metrics))
         source = cfg.get("init_from")
         run = None if not source else Path(source) if Path(source).is_dir() else Path(source).parent
@@ -159,15 +164,14 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
         return {"architecture": vgg(m["arch"]), "recipe": text, "commands": commands, "hours": hours,
                 "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
                             "best-on-val weights (by val accuracy)",
-                "finished": m["epochs_done"] >= m["epochs_planned"],
+                "unfinished": [] if m["epochs_done"] >= m["epochs_planned"] else [(run, cfg["data"])],
                 "selection": "the best epoch",
                 "batch": "/".join(dict.fromkeys(str(c["batch_size"]) for _, c, _ in chain)),
                 "ls": "/".join(dict.fromkeys(str(c["label_smoothing"]) for _, c, _ in chain)),
                 "curves": f"`{run.as_posix()}/curves.png` and `{run.as_posix()}/history.csv` (every epoch, with its "
                           "training time)"}
     members = [Path(member).parent for member in cfg["members"]]
-    parts = [describe(member, *(json.loads((member / n).read_text()) for n in ("run.json", "metrics.json")))
-             for member in members]
+    parts = [describe(member, *read_run(member)) for member in members]
     listing = "; ".join(f"member {i + 1}, `{member.as_posix()}`: {part['architecture']}"
                         for i, (member, part) in enumerate(zip(members, parts)))
     return {
@@ -183,7 +187,7 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
         "progress": "every member's training run: " + "; ".join(
             f"`{member.as_posix()}` {part['progress']}" for member, part in zip(members, parts)),
         "selection": "the best epoch of each training run and the ensemble's members (`scripts/evaluate_ensemble.py`)",
-        "finished": all(part["finished"] for part in parts),
+        "unfinished": [run for part in parts for run in part["unfinished"]],
         "batch": "/".join(dict.fromkeys(part["batch"] for part in parts)),
         "ls": "/".join(dict.fromkeys(part["ls"] for part in parts)),
         "curves": "the members' training curves and histories are in their run folders ("
@@ -214,7 +218,7 @@ def main() -> None:
     from emotion.export import calibration_faces, export
     from emotion.model import TTA_VIEWS
 
-    cfg, m = (json.loads((args.run / name).read_text()) for name in ("run.json", "metrics.json"))
+    cfg, m = read_run(args.run)
     about = describe(args.run, cfg, m)
     dest = ROOT / "models" / "emotion.keras"
     shutil.copy(args.run / "model.keras", dest)
@@ -230,10 +234,10 @@ def main() -> None:
     else:
         runtime = "float32, XNNPACK kernels; the same top-1 as the Keras model on val, `tests/test_export.py`"
         runtime_rows = ""
-    status = ("Final model of its training run(s)." if about["finished"] else
-              "**Interim model**: a training run is not finished; it resumes across sessions with "
-              "`python -m emotion train --data DATA --out RUN --resume` (its checkpoint is committed), "
-              "and this file is replaced when it finishes.")
+    status = ("Final model of its training run(s)." if not about["unfinished"] else
+              "**Interim model**: unfinished training runs resume across sessions with " + ", ".join(
+                  f"`python -m emotion train --data {data} --out {run.as_posix()} --resume`" for run, data in about["unfinished"])
+              + " (their checkpoints are committed), and this file is replaced when they finish.")
     text = CARD.format(
         status=status, recipe=about["recipe"], commands=about["commands"], architecture=about["architecture"],
         labels=", ".join(json.loads(__import__("zipfile").ZipFile(dest).read("emotion_meta.json"))["labels"]),
