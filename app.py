@@ -19,7 +19,7 @@ from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse o
 from emotion import EmotionDetector, ImageError, read_image
 from emotion.detector import DEFAULT_MODEL
 from emotion.draw import annotate
-from emotion.faces import make_detector
+from emotion.faces import FINDERS, make_finder
 from emotion.video import LiveProcessor
 from recommender import MODES, CatalogError, Filters, load_catalog, recommend
 from recommender.catalog import DEFAULT_CATALOG, skipped_message
@@ -35,13 +35,14 @@ st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
 @st.cache_resource(show_spinner="Loading the emotion model ...")
 def load_model(model_path: str) -> EmotionDetector:
     """The model, loaded once per process and shared by every viewer and detector."""
-    return EmotionDetector.load(model_path, detector="haar")
+    return EmotionDetector.load(model_path, finder="haar")
 
 
-@st.cache_resource(show_spinner="Loading the face detector ...")
-def emotion_detector(model_path: str, detector: str, tta: bool, min_face: int) -> EmotionDetector:
-    """The shared model with a face detector; cached so reruns get the very same object."""
-    return load_model(model_path).variant(make_detector(detector, min_face), tta)
+@st.cache_resource(show_spinner="Loading the face finder ...")
+def emotion_detector(model_path: str, finder: str, tta: bool, min_face: int) -> EmotionDetector:
+    """The shared model with a face finder; cached so reruns get the very same object (thread-safe: see
+    EmotionDetector)."""
+    return load_model(model_path).variant(make_finder(finder, min_face), tta)
 
 
 @st.cache_resource(show_spinner="Loading the movie catalog ...")
@@ -153,7 +154,7 @@ def recommendations(catalog, filters: Filters, mode: str) -> None:
 
 with st.sidebar:
     st.header("Settings")
-    photo_detector = st.selectbox("Face detector for photos", ["mtcnn", "haar"], help="mtcnn: accurate; haar: fast")
+    photo_finder = st.selectbox("Face finder for photos", list(FINDERS), help="mtcnn: accurate; haar: fast")
     min_face = st.slider("Minimum face size (px)", 20, 200, 30, step=10)
     model_path = st.text_input("Model file", str(DEFAULT_MODEL))
     model, model_error = None, None
@@ -186,7 +187,7 @@ st.caption("Show your face to the webcam or upload a photo: every face gets its 
 if model_error is not None:
     st.error(f"Cannot load the model: {model_error}. Fix the model path in the sidebar.")
     st.stop()
-photo_det = emotion_detector(model_path, photo_detector, tta, min_face)
+photo_det = emotion_detector(model_path, photo_finder, tta, min_face)
 live_det = emotion_detector(model_path, "haar", False, min_face)
 
 main, side = st.columns([3, 2], gap="large")

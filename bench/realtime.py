@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from anywhere without installing
 
 import argparse
 import json
@@ -39,7 +38,7 @@ def make_video(n_faces: int, frames: int, seed: int) -> tuple[np.ndarray, list[l
 
     from emotion.imageio import read_image
     from emotion.preprocess import preprocess_face
-    from emotion.scenes import background, paste_face
+    from training.scenes import background, paste_face
 
     rng = np.random.default_rng(seed)
     files = sorted(FER_VAL.glob("happy/*.jpg"))[:40] + sorted(FER_VAL.glob("neutral/*.jpg"))[:40]
@@ -75,7 +74,7 @@ def run_ours(frames: np.ndarray) -> tuple[list[float], list[list[tuple]]]:
     from emotion import EmotionDetector
     from emotion.video import LiveProcessor
 
-    det = EmotionDetector.load(detector="haar", tta=False)  # as the page's live mode, TTA off by default
+    det = EmotionDetector.load(finder="haar", tta=False)  # as the page's live mode, TTA off by default
     LiveProcessor(det).process(frames[0])  # warm-up: graph tracing
     proc = LiveProcessor(det)
     times, boxes = [], []
@@ -90,7 +89,7 @@ def run_ours(frames: np.ndarray) -> tuple[list[float], list[list[tuple]]]:
 def classify_throughput() -> dict:
     from emotion import EmotionDetector
 
-    det = EmotionDetector.load(detector="haar", tta=False)
+    det = EmotionDetector.load(finder="haar", tta=False)
     faces = [np.random.default_rng(i).integers(0, 255, (48, 48), dtype=np.uint8) for i in range(32)]
     out = {}
     for batch in (1, 32):
@@ -216,7 +215,7 @@ def measure(videos: dict, python: str | None) -> dict:
     r["ours_face_recall"] = (r["ours_face_recall_1"] + 4 * r["ours_face_recall_4"]) / 5
     per_face = classify_throughput()
     r["classify_ms_per_face_b1"], r["classify_ms_per_face_b32"] = per_face[1], per_face[32]
-    r["cold_start_s"], r["rss_mb"] = cold_start(sys.executable, "from emotion import EmotionDetector; EmotionDetector.load(detector='haar')")
+    r["cold_start_s"], r["rss_mb"] = cold_start(sys.executable, "from emotion import EmotionDetector; EmotionDetector.load(finder='haar')")
     if (page := page_cold_start()) is not None:
         r["page_cold_start_s"] = page
     if python:
@@ -265,7 +264,7 @@ def table(r: dict) -> list[str]:
 def model_line() -> str:
     """Which default model was measured: architecture and the start of its file's SHA-256."""
     from emotion.detector import DEFAULT_MODEL
-    from emotion.model import file_sha256, read_meta
+    from emotion.modelfile import file_sha256, read_meta
 
     return f"{DEFAULT_MODEL.relative_to(ROOT)} ({read_meta(DEFAULT_MODEL).get('arch', '?')}, sha256 {file_sha256(DEFAULT_MODEL)[:12]})"
 

@@ -1,7 +1,8 @@
 """The public API: `EmotionDetector` finds faces in an image and labels each with an emotion.
 
-Path of one image: faces.detect -> preprocess.preprocess_face per box -> one batched model call
-(model.run_model) -> a `Face` per box with the top emotion and the full probability dict.
+Path of one image: faces.find -> preprocess.preprocess_face per box -> one batched model call
+(inference.run_model on the model's TFLite export or its graph) -> softmax -> a `Face` per box with
+the top emotion and the full probability dict.
 """
 
 from __future__ import annotations
@@ -12,20 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 from scipy.special import softmax
 
-from .faces import FaceDetector, make_detector
-from .model import lite_predictor, load_model, predictor, read_meta, run_model
-from .preprocess import Box, preprocess_face, to_batch
+from .faces import Box, FaceFinder, make_finder
+from .inference import Forward, graph_forward, lite_forward, run_model
+from .modelfile import load_model, read_meta
+from .preprocess import preprocess_face, to_batch
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "emotion.keras"
 
 
 @dataclass
 class Face:
-    """One detected face: box (x, y, w, h) in input pixels, top emotion, probability per emotion."""
+    """One labelled face: box (x, y, w, h) in input pixels, top emotion, probability per emotion."""
 
     box: Box
     emotion: str
@@ -49,23 +50,24 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 class EmotionDetector:
-    """Faces in, labelled emotions out. Safe to share between threads (model calls are serialized)."""
+    """Faces in, labelled emotions out. Safe to share between threads: model calls are serialized by a lock,
+    and both face finders are thread-safe."""
 
-    def __init__(self, model: Path | keras.Model, labels: tuple[str, ...], detector: FaceDetector, tta: bool = False,
-                 forward=None):
-        """`model`: a Keras model, or with `forward` (its TFLite export) the path of its file, from which the Keras
-        model is loaded only if asked for: that load takes ~1 s of the app's start for a two-model ensemble."""
+    def __init__(self, model_path: Path, labels: tuple[str, ...], finder: FaceFinder, tta: bool = False,
+                 forward: Forward | None = None):
+        """`forward`: the model file's TFLite export; without it the Keras model runs (loaded here)."""
         self._lock = threading.Lock()
-        # One dict for this detector and its variants (`variant` copies the reference), so they load it once.
-        self._shared = {"model": model} if isinstance(model, keras.Model) else {"path": model}
-        self._forward = forward or predictor(self.model)
+        # One dict for this detector and its variants (`variant` copies the reference), so they load the
+        # Keras model once, and only if asked for: ~1 s of the app's start for a two-model ensemble.
+        self._shared = {"path": Path(model_path)}
+        self._forward = forward or graph_forward(self.model)
         self.labels = tuple(labels)
-        self.detector = detector
+        self.finder = finder
         self.tta = tta
 
     @property
-    def model(self) -> keras.Model:
-        """The Keras model, shared by this detector's variants (with a TFLite export, inference does not use it)."""
+    def model(self):
+        """The Keras model (faces -> calibrated logits), shared by this detector's variants."""
         with self._lock:
             if "model" not in self._shared:
                 self._shared["model"] = load_model(self._shared["path"])[0]
@@ -73,27 +75,25 @@ class EmotionDetector:
 
     @classmethod
     def load(
-        cls, path: str | Path | None = None, detector: str | FaceDetector = "mtcnn", tta: bool | None = None,
+        cls, path: str | Path | None = None, finder: str | FaceFinder = "mtcnn", tta: bool | None = None,
         min_face: int | None = None,
     ) -> "EmotionDetector":
-        """Load a model file trained by this project (default: models/emotion.keras) and a detector.
+        """Load a model file trained by this project (default: models/emotion.keras) and a face finder.
 
         Inference runs on the model's TFLite export when one made from this very file lies beside it
-        (`python -m emotion export --model PATH` writes it there), else on the TensorFlow graph.
+        (`python -m training export --model PATH` writes it there), else on the TensorFlow graph.
         """
         path = Path(path or DEFAULT_MODEL)
         meta = read_meta(path)  # a missing or foreign file fails here, with a message naming it
-        forward = lite_predictor(path)
-        model = path if forward else load_model(path)[0]
-        if isinstance(detector, str):
-            detector = make_detector(detector, min_face)
+        if isinstance(finder, str):
+            finder = make_finder(finder, min_face)
         tta = meta.get("tta_default", False) if tta is None else tta
-        return cls(model, tuple(meta["labels"]), detector, tta, forward=forward)
+        return cls(path, tuple(meta["labels"]), finder, tta, forward=lite_forward(path))
 
-    def variant(self, detector: FaceDetector | None = None, tta: bool | None = None) -> "EmotionDetector":
-        """The same loaded model (shared, with its lock) with another face detector or TTA setting."""
+    def variant(self, finder: FaceFinder | None = None, tta: bool | None = None) -> "EmotionDetector":
+        """The same loaded model (shared, with its lock) with another face finder or TTA setting."""
         other = copy.copy(self)
-        other.detector = detector or self.detector
+        other.finder = finder or self.finder
         other.tta = self.tta if tta is None else tta
         return other
 
@@ -108,25 +108,24 @@ class EmotionDetector:
     def detect(self, image: np.ndarray, near: list[Box] | None = None) -> list[Face]:
         """Find every face in an image and label it; no face is an empty list, not an error.
 
-        `near` (live video): boxes of faces seen a frame ago; a detector that can (Haar) then
+        `near` (live video): boxes of faces seen a frame ago; a finder that can (Haar) then
         searches only around them, several times faster than a full search.
         """
         image = as_bgr(image)
-        search_near = getattr(self.detector, "detect_near", None)
-        found = self.detector.detect(image) if near is None or search_near is None else search_near(image, near)
-        found = [d for d in found if d.box[2] > 0 and d.box[3] > 0]
-        scores = self.classify_boxes(image, [d.box for d in found])
-        return [
-            Face(d.box, max(s, key=s.get), s, d.confidence, d.landmarks) for d, s in zip(found, scores)
-        ]
+        find_near = getattr(self.finder, "find_near", None)
+        found = self.finder.find(image) if near is None or find_near is None else find_near(image, near)
+        found = [f for f in found if f.box[2] > 0 and f.box[3] > 0]
+        scores = self.classify_boxes(image, [f.box for f in found])
+        return [Face(f.box, max(s, key=s.get), s, f.confidence, f.landmarks) for f, s in zip(found, scores)]
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Calibrated logits (N x labels) of preprocessed faces (N x 48 x 48 x 1); with TTA, the views' mean."""
+        with self._lock:
+            return run_model(self._forward, batch, tta=self.tta)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities (N x labels) of preprocessed faces (N x 48 x 48 x 1)."""
-        with self._lock:
-            # TTA averages log-probabilities, i.e. the views' calibrated logits: averaging probabilities
-            # instead would blur them (val: mean confidence 3 points under accuracy, ECE 0.041 vs 0.031).
-            log_probs = run_model(lambda x: np.log(np.maximum(self._forward(x), 1e-30)), batch, tta=self.tta)
-        return softmax(log_probs, axis=1)  # also makes the sums exactly 1 despite float32 rounding
+        return softmax(self.logits(batch), axis=1)
 
     def _scores(self, batch: np.ndarray) -> list[dict[str, float]]:
         if not len(batch):

@@ -1,6 +1,6 @@
-"""Face detectors behind one small interface: `detect(image_bgr) -> list[Detection]`.
+"""Face finders behind one small interface: `find(image_bgr) -> list[FaceBox]`.
 
-Two detectors, chosen by measurement (../shared/README.md and scripts/calibrate_framing.py):
+Two finders, chosen by measurement (../shared/README.md and scripts/calibrate_framing.py):
 - "mtcnn" (default for photos): the `mtcnn` package's MTCNN, weights shipped in its wheel, boxes
   plus 5 landmarks. On 27 group/portrait photos it found 76/76 faces with no false box, where
   OpenCV's Haar cascade found 75% with 25 false boxes. Costs ~100-250 ms per photo.
@@ -9,39 +9,40 @@ Two detectors, chosen by measurement (../shared/README.md and scripts/calibrate_
   contrast-normalized; global histogram equalization made it miss faces, bench/realtime.py),
   ~5-20 ms per frame. It misses more turned faces; live video gets another chance every frame.
 
-Every detector's boxes are re-framed the same way training faces are framed: FER2013 crops are
-square and tight, with a little forehead and chin. `FRAMING` holds, per detector, the scale and
-vertical shift that map its raw box onto that framing, measured by scripts/calibrate_framing.py
+Every finder's boxes are re-framed the same way training faces are framed: FER2013 crops are
+square and tight, with a little forehead and chin. `FRAMING` holds, per finder, the scale and
+vertical shift that map its raw box onto that framing, measured by scripts/measure_framing.py
 on FER2013 faces pasted into larger scenes.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from .preprocess import Box
+Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
 
-# detector -> (side of the square crop / raw box size, shift of the crop centre / crop side)
+# finder -> (side of the square crop / raw box size, shift of the crop centre / crop side)
 FRAMING = {"mtcnn": (1.09, -0.01), "haar": (1.03, 0.0)}
 
 
 @dataclass
-class Detection:
-    """A face box (x, y, w, h) in image pixels, framed like training faces; confidence; landmarks."""
+class FaceBox:
+    """Where a face is: a box (x, y, w, h) in image pixels, framed like training faces; confidence; landmarks."""
 
     box: Box
     confidence: float = 1.0
     landmarks: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-class FaceDetector(Protocol):
+class FaceFinder(Protocol):
     name: str
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def find(self, image: np.ndarray) -> list[FaceBox]:
         """Faces in an HxWx3 BGR uint8 image."""
 
 
@@ -54,10 +55,10 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union else 0.0
 
 
-def frame_box(raw: tuple[float, float, float, float], detector: str, shape: tuple[int, ...]) -> Box:
-    """Square, pad and clip a detector's raw box so the crop is framed like a FER2013 face."""
+def frame_box(raw: tuple[float, float, float, float], finder: str, shape: tuple[int, ...]) -> Box:
+    """Square, pad and clip a finder's raw box so the crop is framed like a FER2013 face."""
     x, y, w, h = raw
-    scale, shift = FRAMING[detector]
+    scale, shift = FRAMING[finder]
     side = scale * (w + h) / 2
     cx, cy = x + w / 2, y + h / 2 + shift * side
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
@@ -67,8 +68,9 @@ def frame_box(raw: tuple[float, float, float, float], detector: str, shape: tupl
     return x0, y0, x1 - x0, y1 - y0
 
 
-class MtcnnDetector:
-    """Accurate detector for photos (MTCNN, TensorFlow)."""
+class MtcnnFinder:
+    """Accurate face finder for photos (MTCNN, TensorFlow). Safe to share between threads (measured:
+    0 wrong results of 99 from 8 threads on one instance)."""
 
     name = "mtcnn"
     MAX_SIDE = 3000  # larger photos are downscaled first (time grows with pixels); a 30 px face in a 4000 px photo survives
@@ -81,7 +83,7 @@ class MtcnnDetector:
         self.min_face = min_face
         self.min_confidence = min_confidence
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def find(self, image: np.ndarray) -> list[FaceBox]:
         # mtcnn 1.0 finds nothing when min_face_size > ~25 (its pyramid then starts below PNet's
         # 12 px input), so it always runs at its default 20 px and a larger minimum face becomes
         # a smaller image instead, which is also faster.
@@ -94,16 +96,20 @@ class MtcnnDetector:
             if f["confidence"] < self.min_confidence or max(raw[2], raw[3]) < self.min_face:
                 continue
             marks = {k: (int(round(p[0] / factor)), int(round(p[1] / factor))) for k, p in f["keypoints"].items()}
-            out.append(Detection(frame_box(raw, self.name, image.shape), float(f["confidence"]), marks))
+            out.append(FaceBox(frame_box(raw, self.name, image.shape), float(f["confidence"]), marks))
         return out
 
 
-class HaarDetector:
-    """Fast detector for live video (OpenCV Haar cascade on a downscaled grayscale frame)."""
+class HaarFinder:
+    """Fast face finder for live video (OpenCV Haar cascade on a downscaled grayscale frame).
+
+    Safe to share between threads: OpenCV's CascadeClassifier is not (one object searched from several
+    threads at once raises cv2.error and returns other threads' faces), so each thread gets its own.
+    """
 
     name = "haar"
     WORK_WIDTH = 320
-    # detect_near: search a margin of half a face around each known box, with the face scaled to
+    # find_near: search a margin of half a face around each known box, with the face scaled to
     # ~NEAR_FACE_PX and sizes within NEAR_SCALES of it. The search area is so small that a looser
     # minNeighbors finds faces the full search misses without adding false boxes elsewhere.
     NEAR_MARGIN = 0.5
@@ -111,26 +117,39 @@ class HaarDetector:
     NEAR_SCALES = (0.75, 1.35)
     NEAR_NEIGHBORS = 3
 
+    CASCADE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+
     def __init__(self, min_face: int = 40):
-        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
-        self.cascade = cv2.CascadeClassifier(path)
-        if self.cascade.empty():
-            raise RuntimeError(f"OpenCV could not load {path}; install opencv-python-headless 4.x")
+        self._local = threading.local()
+        self._local.cascade = self._load()  # here too, so a missing file fails at construction
         self.min_face = min_face
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def _load(self) -> cv2.CascadeClassifier:
+        cascade = cv2.CascadeClassifier(self.CASCADE)
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV could not load {self.CASCADE}; install opencv-python-headless 4.x")
+        return cascade
+
+    @property
+    def cascade(self) -> cv2.CascadeClassifier:
+        """This thread's cascade (loaded once per thread)."""
+        if not hasattr(self._local, "cascade"):
+            self._local.cascade = self._load()
+        return self._local.cascade
+
+    def find(self, image: np.ndarray) -> list[FaceBox]:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         factor = min(1.0, self.WORK_WIDTH / gray.shape[1])
         if factor < 1:
             gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         min_side = max(20, int(self.min_face * factor))
         rects = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
-        return [Detection(frame_box(tuple(v / factor for v in r), self.name, image.shape)) for r in rects]
+        return [FaceBox(frame_box(tuple(v / factor for v in r), self.name, image.shape)) for r in rects]
 
-    def detect_near(self, image: np.ndarray, boxes: list[Box]) -> list[Detection]:
+    def find_near(self, image: np.ndarray, boxes: list[Box]) -> list[FaceBox]:
         """Re-find faces close to `boxes` (live video: where they were a frame ago)."""
         height, width = image.shape[:2]
-        found: list[Detection] = []
+        found: list[FaceBox] = []
         for x, y, w, h in boxes:
             side = max(w, h)
             margin = int(self.NEAR_MARGIN * side)
@@ -149,15 +168,15 @@ class HaarDetector:
                 rx, ry, rw, rh = min(rects, key=lambda r: (r[0] + r[2] / 2 - cx) ** 2 + (r[1] + r[3] / 2 - cy) ** 2)
                 box = frame_box((x0 + rx / factor, y0 + ry / factor, rw / factor, rh / factor), self.name, image.shape)
                 if all(iou(box, d.box) < 0.5 for d in found):  # two tracks on one face keep one box
-                    found.append(Detection(box))
+                    found.append(FaceBox(box))
         return found
 
 
-DETECTORS = {"mtcnn": MtcnnDetector, "haar": HaarDetector}
+FINDERS = {"mtcnn": MtcnnFinder, "haar": HaarFinder}
 
 
-def make_detector(name: str = "mtcnn", min_face: int | None = None) -> FaceDetector:
-    """A detector by name ("mtcnn" for photos, "haar" for live video)."""
-    if name not in DETECTORS:
-        raise ValueError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
-    return DETECTORS[name]() if min_face is None else DETECTORS[name](min_face=min_face)
+def make_finder(name: str = "mtcnn", min_face: int | None = None) -> FaceFinder:
+    """A face finder by name ("mtcnn" for photos, "haar" for live video)."""
+    if name not in FINDERS:
+        raise ValueError(f"unknown face finder '{name}'; choose one of: {', '.join(FINDERS)}")
+    return FINDERS[name]() if min_face is None else FINDERS[name](min_face=min_face)

@@ -1,7 +1,7 @@
 """The one preprocessing function shared by training, evaluation and inference.
 
 face crop -> grayscale -> INPUT_SIZE x INPUT_SIZE. Scaling to [0, 1] is the model's first layer
-(see `emotion.model`), so exported models (TFLite, SavedModel) take the same uint8 faces.
+(see `training.architectures`), so exported models (TFLite, SavedModel) take the same uint8 faces.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-INPUT_SIZE = 48  # FER2013 faces are 48x48 grayscale
+from .faces import Box
 
-Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
+INPUT_SIZE = 48  # FER2013 faces are 48x48 grayscale
 
 
 def preprocess_face(image: np.ndarray, box: Box | None = None) -> np.ndarray:

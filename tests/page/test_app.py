@@ -1,0 +1,96 @@
+"""The Streamlit page under streamlit.testing.v1.AppTest: photo mode, bad uploads, recommendations."""
+
+from __future__ import annotations
+
+import types
+
+import cv2
+import pytest
+import streamlit_webrtc
+from streamlit.testing.v1 import AppTest
+
+from training.scenes import make_scene
+from conftest import ROOT
+
+TIMEOUT = 120
+
+
+@pytest.fixture
+def app(monkeypatch):
+    # AppTest has no WebRTC session manager: stand in a stopped streamer (the browser test covers live mode).
+    stopped = types.SimpleNamespace(state=types.SimpleNamespace(playing=False))
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **kw: stopped)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def png(image) -> bytes:
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    at.file_uploader[0].set_value([(name, data, mime)]).run()
+    assert not at.exception
+    return at
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_page_starts_with_how_to(app):
+    assert app.title[0].value == "🎬 Mood movies"
+    assert any("Upload a photo or use the webcam" in i.value for i in app.info)
+
+
+def test_photo_with_faces_labels_them_and_recommends(app, fer_faces):
+    scene, _ = make_scene([fer_faces["happy"][0], fer_faces["happy"][2]], [180, 140], shape=(600, 800), seed=11)
+    at = upload(app, "friends.png", png(scene))
+    text = markdown(at)
+    assert "Face 1:" in text and "Face 2:" in text and "Group mood of 2 faces" in text
+    assert len(at.get("arrow_vega_lite_chart")) >= 2 or len(at.get("vega_lite_chart")) >= 2
+    assert text.count("fits a") == 10  # ten films, each with its reason (match mode)
+
+
+def test_photo_without_face(app):
+    at = upload(app, "wall.png", png(make_scene([], [], seed=3)[0]))
+    assert any("No face found in wall.png" in w.value for w in at.warning)
+    assert not at.error
+
+
+def test_corrupt_upload_is_one_message_and_page_keeps_working(app, fer_faces):
+    at = upload(app, "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg", "image/jpeg")
+    assert len(at.error) == 1 and "broken.jpg" in at.error[0].value
+    scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=2)
+    at = upload(at, "ok.png", png(scene))
+    assert not at.error and "Face 1:" in markdown(at)
+
+
+def test_recommendations_follow_mode_and_more(app, fer_faces):
+    scene, _ = make_scene([fer_faces["sad"][0]], [200], seed=5)
+    at = upload(app, "me.png", png(scene))
+    at.sidebar.radio[0].set_value("lift").run()
+    first = [m.value for m in at.markdown if m.value.startswith("**") and "—" in m.value]
+    assert len(first) == 10 and all("lift" in m or "keep a" in m for m in first)
+    at.button(key="more").click().run()
+    second = [m.value for m in at.markdown if m.value.startswith("**") and "—" in m.value]
+    assert len(second) == 10 and not set(first) & set(second)
+
+
+def test_bad_model_path_is_one_message_and_fixing_it_recovers(app):
+    default = app.sidebar.text_input[0].value
+    app.sidebar.text_input[0].set_value("/nowhere/emotion.keras").run()
+    assert len(app.error) == 1 and "Cannot load the model" in app.error[0].value
+    assert "/nowhere/emotion.keras" in app.error[0].value
+    app.sidebar.text_input[0].set_value(default).run()
+    assert not app.error and not app.exception
+    assert app.title[0].value == "🎬 Mood movies"
+
+
+def test_photo_tta_defaults_to_the_models_own_setting(app):
+    from emotion.modelfile import read_meta
+
+    toggle = app.sidebar.toggle[0]
+    assert toggle.value == read_meta(app.sidebar.text_input[0].value).get("tta_default", False)

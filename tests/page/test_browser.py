@@ -1,0 +1,110 @@
+"""The real page in a real browser: Debian's Chromium driven by Playwright, fake webcam fed with
+a video of real FER2013 faces. Skipped where /usr/bin/chromium is absent (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from training.scenes import background, paste_face
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (apt-get install chromium)")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+
+
+def face_video(path, face: np.ndarray, frames: int = 60) -> None:
+    """An MJPEG clip (640x480, 20 fps) of one real face drifting across a room-like background."""
+    rng = np.random.default_rng(0)
+    bg = background(480, 640, rng)
+    with open(path, "wb") as fh:
+        for i in range(frames):
+            frame = bg.copy()
+            paste_face(frame, face, (200 + int(40 * np.sin(i / 10)), 100 + int(20 * np.cos(i / 10)), 240, 240))
+            fh.write(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def browser(playwright, extra_args: list[str]):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + extra_args)
+
+
+def test_live_webcam_labels_face_and_recommends(server, tmp_path, fer_faces):
+    from playwright.sync_api import expect, sync_playwright
+
+    clip = tmp_path / "face.mjpeg"
+    face_video(clip, fer_faces["happy"][0])
+    with sync_playwright() as p:
+        b = browser(p, [f"--use-file-for-fake-video-capture={clip}"])
+        context = b.new_context(permissions=["camera"], viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(server)
+        page.get_by_role("tab", name="🎥 Live webcam").click(timeout=90_000)
+        webrtc = page.frame_locator("iframe[title*='webrtc']").first
+        webrtc.get_by_role("button", name="START").click(timeout=60_000)
+        expect(page.get_by_text("Live mood:")).to_be_visible(timeout=90_000)
+        page.get_by_role("button", name="🎬 Recommend for this mood").click()
+        expect(page.get_by_text("fits a").first).to_be_visible(timeout=60_000)
+        shot = tmp_path / "live.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+        b.close()
+
+
+def test_photo_upload_in_browser(server, tmp_path, fer_faces):
+    from playwright.sync_api import expect, sync_playwright
+
+    scene = background(600, 800, np.random.default_rng(2))
+    paste_face(scene, fer_faces["happy"][0], (120, 120, 220, 220))
+    paste_face(scene, fer_faces["surprise"][0], (480, 200, 180, 180))
+    photo = tmp_path / "two friends.png"
+    cv2.imwrite(str(photo), scene)
+    with sync_playwright() as p:
+        b = browser(p, [])
+        page = b.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.locator("input[type=file]").first.set_input_files(str(photo), timeout=90_000)
+        expect(page.get_by_text("Face 1:")).to_be_visible(timeout=90_000)
+        expect(page.get_by_text("fits a").first).to_be_visible(timeout=60_000)
+        expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)  # probability chart
+        shot = tmp_path / "photo.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+        b.close()

@@ -1,0 +1,102 @@
+"""`python -m emotion predict / evaluate` as a user runs them (in-process for speed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import pytest
+
+from emotion.cli import main
+from training.scenes import make_scene
+
+
+@pytest.fixture(scope="module")
+def scene_file(tmp_path_factory, fer_faces):
+    scene, _ = make_scene([fer_faces["happy"][0], fer_faces["happy"][2]], [150, 120], seed=11)
+    path = tmp_path_factory.mktemp("scenes") / "two faces.jpg"
+    cv2.imwrite(str(path), scene)
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_predict_json_one_entry_per_input_in_order(capsys, tmp_path, scene_file):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    code, out, _ = run(capsys, "predict", scene_file, bad, scene_file, "--json")
+    result = json.loads(out)
+    assert code == 2  # one input failed
+    assert [r["image"] for r in result] == [str(scene_file), str(bad), str(scene_file)]
+    assert "broken.jpg" in result[1]["error"] and "faces" not in result[1]
+    faces = result[0]["faces"]
+    assert len(faces) == 2
+    for f in faces:
+        assert len(f["box"]) == 4 and f["emotion"] in f["scores"] and len(f["scores"]) == 7
+
+
+def test_predict_text_output_and_annotation(capsys, tmp_path, scene_file):
+    code, out, _ = run(capsys, "predict", scene_file, "--annotate", tmp_path / "ann", "--finder", "mtcnn")
+    assert code == 0
+    assert "2 faces" in out
+    annotated = cv2.imread(str(tmp_path / "ann" / "two faces.png"))
+    original = cv2.imread(str(scene_file))
+    assert annotated.shape == original.shape and (annotated != original).any()
+
+
+def test_predict_missing_file_one_line_exit_2(capsys, tmp_path):
+    code, out, err = run(capsys, "predict", tmp_path / "nope.png")
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "nope.png: no such file" in err
+
+
+def test_bad_model_path_is_one_line(capsys, scene_file, tmp_path):
+    code, _, err = run(capsys, "predict", scene_file, "--model", tmp_path / "missing.keras")
+    assert code == 2 and err.startswith("error: cannot load model") and err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def alias_dataset(tmp_path_factory, tiny_dataset):
+    """val faces under alias folder names, plus a class the model does not know."""
+    root = tmp_path_factory.mktemp("aliases")
+    for src, dst in (("happy", "happiness"), ("sad", "sadness"), ("surprise", "surprised"), ("angry", "contempt")):
+        shutil.copytree(tiny_dataset / "val" / src, root / dst)
+    return root
+
+
+def test_evaluate_json_on_folder_with_aliases(capsys, alias_dataset):
+    code, out, err = run(capsys, "evaluate", alias_dataset, "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert "skipped folder 'contempt'" in err
+    assert result["n"] == 12 and result["no_face"] == 0
+    assert {"accuracy", "n", "labels", "per_class", "confusion", "no_face"} <= set(result)
+    assert sum(map(sum, result["confusion"])) == 12
+    assert [result["per_class"][c]["support"] for c in ("happy", "sad", "surprise")] == [4, 4, 4]
+
+
+def test_evaluate_detect_counts_images_without_faces(capsys, tmp_path, fer_faces):
+    for i, face in enumerate(fer_faces["happy"][:2]):
+        scene, _ = make_scene([face], [160], seed=i)
+        (tmp_path / "happy").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / "happy" / f"{i}.png"), scene)
+    cv2.imwrite(str(tmp_path / "happy" / "wall.png"), make_scene([], [], seed=9)[0])
+    code, out, _ = run(capsys, "evaluate", tmp_path, "--detect", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["n"] == 3 and result["no_face"] == 1
+    assert result["no_face_files"][0].endswith("wall.png")
+
+
+def test_evaluate_text_report(capsys, alias_dataset):
+    code, out, _ = run(capsys, "evaluate", alias_dataset)
+    assert code == 0 and "accuracy" in out and "confusion matrix" in out and "surprise" in out
+
+
+def test_evaluate_missing_folder(capsys, tmp_path):
+    code, _, err = run(capsys, "evaluate", tmp_path / "nowhere")
+    assert code == 2 and "no such folder" in err

@@ -1,0 +1,129 @@
+"""Face detectors on real FER2013 faces pasted into larger scenes at known boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emotion.faces import frame_box, iou, make_finder
+from training.scenes import background, make_scene
+
+
+@pytest.fixture(scope="module")
+def mtcnn():
+    return make_finder("mtcnn")
+
+
+@pytest.fixture(scope="module")
+def haar():
+    return make_finder("haar")
+
+
+def matched(found, truth, threshold=0.4) -> int:
+    return sum(any(iou(d.box, t) >= threshold for d in found) for t in truth)
+
+
+@pytest.mark.parametrize(
+    "sizes, shape",
+    [
+        ([60], (480, 640)),  # a small face in a webcam frame
+        ([400], (480, 640)),  # a face filling most of the frame
+        ([150, 110, 90, 70], (600, 800)),  # a group
+        ([220, 160], (900, 1200)),
+    ],
+)
+def test_mtcnn_finds_every_face(mtcnn, fer_faces, sizes, shape):
+    pool = fer_faces["happy"] + fer_faces["neutral"] + fer_faces["surprise"]
+    scene, truth = make_scene(pool[: len(sizes)], sizes, shape=shape, seed=len(sizes))
+    found = mtcnn.find(scene)
+    assert matched(found, truth) == len(truth)
+    assert len(found) == len(truth)  # no false boxes on the background
+
+
+@pytest.mark.parametrize("brightness", [0.35, 1.4])
+def test_mtcnn_dark_and_bright_images(mtcnn, fer_faces, brightness):
+    scene, truth = make_scene(fer_faces["happy"][:3], [140, 120, 100], seed=7, brightness=brightness)
+    assert matched(mtcnn.find(scene), truth) == 3
+
+
+def test_haar_finds_webcam_sized_faces(haar, fer_faces):
+    faces = fer_faces["happy"] + fer_faces["neutral"]
+    hits = 0
+    for i, face in enumerate(faces):
+        scene, truth = make_scene([face], [180], seed=i)
+        hits += matched(haar.find(scene), truth)
+    assert hits >= 0.6 * len(faces)  # tight FER crops lack hair/ears; real webcam faces fare better
+
+
+def test_haar_refinds_a_moved_face_near_its_last_box(haar, fer_faces):
+    faces = fer_faces["happy"] + fer_faces["neutral"] + fer_faces["sad"]
+    near_hits = full_hits = 0
+    for i, face in enumerate(faces):
+        scene, truth = make_scene([face], [180], seed=i)
+        x, y, w, h = truth[0]
+        last_seen = (x + 25, y - 15, w - 20, h - 20)  # where it was a frame ago, a little off and smaller
+        found = haar.find_near(scene, [last_seen])
+        assert len(found) <= 1
+        near_hits += matched(found, truth, threshold=0.5)
+        full_hits += matched(haar.find(scene), truth, threshold=0.5)
+    # At least what a full search finds: it looks only where the face is, so it can be less strict.
+    assert near_hits >= max(full_hits, 0.6 * len(faces))
+
+
+def test_haar_near_search_finds_nothing_where_no_face_is(haar, fer_faces):
+    scene, truth = make_scene([fer_faces["happy"][0]], [150], seed=3)
+    x, y, w, h = truth[0]
+    elsewhere = (x + 300, y, w, h) if x + 450 <= 640 else (x - 300, y, w, h)
+    assert haar.find_near(scene, [elsewhere]) == []
+
+
+@pytest.mark.parametrize("name", ["mtcnn", "haar"])
+def test_no_face_is_empty_list(name, mtcnn, haar):
+    det = mtcnn if name == "mtcnn" else haar
+    assert det.find(background(480, 640, np.random.default_rng(1))) == []
+
+
+@pytest.mark.parametrize("name", ["mtcnn", "haar"])
+def test_boxes_are_square_and_inside_image(name, mtcnn, haar, fer_faces):
+    det = mtcnn if name == "mtcnn" else haar
+    scene, _ = make_scene([fer_faces["happy"][0]], [200], seed=3)
+    for d in det.find(scene):
+        x, y, w, h = d.box
+        assert 0 <= x and 0 <= y and x + w <= scene.shape[1] and y + h <= scene.shape[0]
+        assert abs(w - h) <= 1
+
+
+def test_frame_box_clips_at_border():
+    x, y, w, h = frame_box((-20, 400, 100, 120), "mtcnn", (480, 640, 3))
+    assert x == 0 and y >= 0 and y + h == 480 and w > 0 and h > 0
+
+
+def test_unknown_finder_message():
+    with pytest.raises(ValueError, match="unknown face finder 'yolo'; choose one of"):
+        make_finder("yolo")
+
+
+@pytest.mark.parametrize("min_face", [20, 30, 60, 100])
+def test_mtcnn_minimum_face_size_setting(fer_faces, min_face):
+    det = make_finder("mtcnn", min_face=min_face)
+    scene, truth = make_scene([fer_faces["happy"][0], fer_faces["happy"][2]], [180, 80], shape=(600, 800), seed=11)
+    found = det.find(scene)
+    assert matched(found, truth[:1]) == 1  # the 180 px face at every setting
+    assert matched(found, truth[1:]) == (1 if min_face <= 60 else 0)  # the 80 px face only when allowed
+
+
+@pytest.mark.parametrize("name", ["haar", "mtcnn"])
+def test_one_finder_shared_by_threads_gives_each_its_own_faces(name, mtcnn, haar, fer_faces):
+    """The page shares one face finder between viewers, whose frames arrive on their own threads: each
+    thread gets exactly the faces of its own frame, and no exception (OpenCV's cascade alone is not safe)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    finder = {"mtcnn": mtcnn, "haar": haar}[name]
+    scenes = [make_scene([fer_faces[c][0] for c in labels], sizes, seed=seed)[0] for seed, (labels, sizes) in
+              enumerate([(["happy"], [200]), (["sad", "surprise"], [150, 110]), (["angry", "neutral", "fear"], [130, 120, 110])])]
+    expected = [[f.box for f in finder.find(scene)] for scene in scenes]
+    assert all(expected) and len({tuple(e) for e in expected}) == 3  # a mix-up would show
+    rounds = 30 if name == "haar" else 4
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda i: (i % 3, [f.box for f in finder.find(scenes[i % 3])]), range(8 * rounds)))
+    assert all(boxes == expected[k] for k, boxes in got)

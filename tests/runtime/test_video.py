@@ -1,0 +1,131 @@
+"""Live mode's per-frame processing: every face labelled, labels smoothed over time, mood readout."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from emotion import EmotionDetector
+from emotion.detector import Face
+from emotion.faces import iou, make_finder
+from training.scenes import make_scene
+from emotion.video import DETECT_EVERY, LiveProcessor
+
+
+@pytest.fixture(scope="module")
+def live(detector) -> EmotionDetector:
+    return detector.variant(make_finder("haar"), tta=False)
+
+
+class Scripted:
+    """A detector stand-in that returns given faces, to drive the smoothing deterministically."""
+
+    labels = ("happy", "sad")
+
+    def __init__(self):
+        self.faces: list[Face] = []
+
+    def detect(self, frame, near=None):
+        if near is None:  # a full search
+            return self.faces
+        return [f for f in self.faces if any(iou(f.box, b) > 0.3 for b in near)]  # a search near known faces
+
+
+def face(box, happy):
+    return Face(box, "happy" if happy >= 0.5 else "sad", {"happy": happy, "sad": 1 - happy})
+
+
+def test_frames_come_back_annotated_with_every_face(live, fer_faces):
+    proc = LiveProcessor(live)
+    scene, _ = make_scene([fer_faces["happy"][0], fer_faces["neutral"][1]], [180, 170], seed=1)
+    out = proc.process(scene, now=0.0)
+    assert out.shape == scene.shape and (out != scene).any()
+    assert len(proc.tracks) >= 1 and proc.mood() is not None
+    assert sum(proc.mood().values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_one_frame_blip_does_not_flip_the_label():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    box = (100, 100, 120, 120)
+    for i in range(15):  # 0.5 s of a happy face at 30 fps
+        det.faces = [face(box, 0.9)]
+        proc.process(np.zeros((480, 640, 3), np.uint8), now=i / 30)
+    det.faces = [face((104, 102, 120, 120), 0.05)]  # one misread frame, face moved slightly
+    proc.process(np.zeros((480, 640, 3), np.uint8), now=15 / 30)
+    assert proc.mood()["happy"] > 0.5 and len(proc.tracks) == 1
+
+
+def test_a_lasting_change_takes_over_within_a_second():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    box = (100, 100, 120, 120)
+    det.faces = [face(box, 0.9)]
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=0.0)
+    det.faces = [face(box, 0.1)]
+    for i in range(1, 19):
+        proc.process(np.zeros((10, 10, 3), np.uint8), now=i / 30)
+    assert proc.mood()["sad"] > 0.5  # the label has flipped after 0.6 s
+    for i in range(19, 31):
+        proc.process(np.zeros((10, 10, 3), np.uint8), now=i / 30)
+    assert proc.mood()["sad"] > 0.75
+
+
+def test_tracked_faces_update_every_frame_and_newcomers_appear_within_a_full_search():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    first, second = face((0, 0, 100, 100), 0.9), face((300, 0, 100, 100), 0.2)
+    det.faces = [first]
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=0.0)
+    det.faces = [first, second]  # a second person steps in
+    for i in range(1, DETECT_EVERY + 1):
+        proc.process(np.zeros((10, 10, 3), np.uint8), now=i / 30)
+        assert any(t.box == first.box and t.seen == i / 30 for t in proc.tracks)
+    assert len(proc.tracks) == 2
+
+
+def test_a_briefly_missed_face_keeps_its_box_then_leaves_the_picture():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    det.faces = [face((100, 60, 80, 80), 0.9)]
+    proc.process(frame, now=0.0)
+    det.faces = []  # the detector misses the face for a few frames
+    assert (proc.process(frame, now=0.1)[60:140, 100:180] != 0).any()  # box still drawn
+    assert (proc.process(frame, now=0.6) == 0).all()  # gone after half a second
+
+
+def test_faces_are_tracked_separately_and_forgotten():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    det.faces = [face((0, 0, 100, 100), 0.9), face((300, 0, 100, 100), 0.1)]
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=0.0)
+    assert len(proc.tracks) == 2
+    det.faces = []
+    proc.process(np.zeros((10, 10, 3), np.uint8), now=2.0)
+    assert proc.tracks == []
+
+
+def test_mood_readable_from_another_thread_while_processing():
+    det = Scripted()
+    proc = LiveProcessor(det)
+    det.faces = [face((0, 0, 100, 100), 0.7)]
+    stop = threading.Event()
+
+    def worker():
+        t = 0.0
+        while not stop.is_set():
+            proc.process(np.zeros((10, 10, 3), np.uint8), now=t)
+            t += 0.05
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        readings = [proc.mood() for _ in range(200)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(r is None or r["happy"] == pytest.approx(0.7) for r in readings)
+    assert len(proc.timeline()) >= 1

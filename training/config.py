@@ -1,0 +1,79 @@
+"""One training configuration: its defaults, the `train` command's flags and help, a run's `run.json`
+and the model card's command line all come from `TrainConfig`, so they cannot drift apart."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+
+from .architectures import ARCHS
+
+
+def _opt(default, help: str, flag: str | None = None, **argparse_kw):
+    return field(default=default, metadata={"help": help, "flag": flag, **argparse_kw})
+
+
+@dataclass
+class TrainConfig:
+    """What a training run does; saved as the run folder's run.json and reused by --resume."""
+
+    data: str = field(metadata={"help": "folder with train/ and val/ (or test/) class folders, or fer2013.csv "
+                                        "(to start a run; a resumed run reads it from its run.json)"})
+    arch: str = _opt("vgg-small", "architecture", choices=sorted(ARCHS))
+    epochs: int = _opt(40, "length of the schedule in epochs")
+    batch_size: int = _opt(64, "faces per training step")
+    learning_rate: float = _opt(2e-3, "peak learning rate (AdamW)", flag="--lr")
+    weight_decay: float = _opt(0.02, "AdamW weight decay")
+    label_smoothing: float = _opt(0.1, "label smoothing of the one-hot targets")
+    warmup_epochs: int = _opt(2, "epochs of linear learning-rate warm-up before the cosine decay")
+    seed: int = _opt(1337, "random seed; give a warm restart a new one, or it replays the shuffle and "
+                           "augmentations its source was trained on")
+    init_from: str | None = _opt(None, "start from trained weights: a run folder, .weights.h5 or model file of the "
+                                       "same --arch, or of a wider one (pruned, training/prune.py)", metavar="PATH")
+    ema: float = _opt(0.0, "validate and keep an exponential moving average of the weights, e.g. 0.999 (0: off)",
+                      metavar="MOMENTUM")
+    teacher: list[str] | None = _opt(None, "distill: train towards a mix of the labels and these model files' "
+                                           "probabilities (several act as one ensemble)", nargs="+", metavar="MODEL")
+    teacher_weight: float = _opt(0.5, "the teachers' share of each target")
+    consistent: bool = _opt(False, "the teachers score every augmented face as the student sees it, in every epoch "
+                                   "(slower), instead of each face once with TTA before training")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """One flag per field, with its help and default."""
+        for f in fields(cls):
+            meta = dict(f.metadata)
+            flag, text = meta.pop("flag", None) or f"--{f.name.replace('_', '-')}", meta.pop("help")
+            if f.type == "bool":
+                parser.add_argument(flag, dest=f.name, action="store_true", default=None, help=text)
+                continue
+            kind = {"int": int, "float": float}.get(f.type, str)
+            default = "" if f.default in (MISSING, None) else f" (default {f.default})"
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=text + default, **meta)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "TrainConfig":
+        """The configuration the flags give, defaults where a flag was not set."""
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name) is not None})
+
+    @classmethod
+    def read(cls, run: str | Path) -> "TrainConfig":
+        """A run folder's configuration (its run.json)."""
+        saved = json.loads((Path(run) / "run.json").read_text())
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
+
+    def write(self, run: str | Path) -> None:
+        (Path(run) / "run.json").write_text(json.dumps(asdict(self), indent=2))
+
+    def command(self, out: str | Path) -> str:
+        """The command line that trains this run into `out`: every setting that differs from its default."""
+        parts = ["python -m training train", f"--data {self.data}", f"--out {Path(out).as_posix()}", f"--arch {self.arch}"]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("data", "arch") or value == f.default:
+                continue
+            flag = f.metadata.get("flag") or f"--{f.name.replace('_', '-')}"
+            parts.append(flag if value is True else f"{flag} {' '.join(map(str, value)) if isinstance(value, list) else value}")
+        return " ".join(parts)

@@ -1,0 +1,72 @@
+"""Several trained models as one model file: the average of their calibrated log-probabilities.
+
+Averaging independently trained CNNs is the surest gain on FER2013 (the model card has the figures).
+The members are nested inside one Keras model, so the app, the CLI and a TFLite export run the
+ensemble as they run any model, in one call per batch. The average is calibrated again on val (its
+own temperature), as a trained model is. `compare` picks the members: the val accuracy of every
+subset of candidate models averaged.
+
+    python -m training ensemble runs/teach2/model.keras runs/slim2/model.keras --data ../shared/datasets/fer2013 --out runs/ens1
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from emotion.evaluate import score
+from emotion.modelfile import load_model
+from emotion.preprocess import INPUT_SIZE
+
+from .data import load_split
+from .distill import TEACHER_CACHE, label_order, teacher_log_probs
+from .reports import finish_model
+
+ARCH = "ensemble"
+
+
+def member_log_probs(path: str | Path, labels: tuple[str, ...], name: str) -> keras.Model:
+    """The model file at `path` as a sub-model giving its calibrated log-probabilities in `labels` order."""
+    model, meta = load_model(path)
+    order = label_order(path, meta["labels"], labels)
+    x = layers.Activation("log_softmax", name="log_probabilities")(model.output)
+    if order != list(range(len(labels))):
+        # A fixed permutation matrix reorders the columns: a plain layer, so the file loads in safe mode.
+        reorder = layers.Dense(len(labels), use_bias=False, trainable=False, name="label_order")
+        x = reorder(x)
+        reorder.set_weights([np.eye(len(labels), dtype=np.float32)[:, order]])
+    return keras.Model(model.input, x, name=name)
+
+
+def ensemble_logits(members: list[str | Path], labels: tuple[str, ...]) -> keras.Model:
+    """One model averaging the members' calibrated log-probabilities (the logits of the ensemble)."""
+    if len(members) < 2:
+        raise ValueError("an ensemble needs two or more model files")
+    face = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    outputs = [member_log_probs(path, labels, f"member_{i}")(face) for i, path in enumerate(members)]
+    return keras.Model(face, layers.Average(name="logits")(outputs), name=f"emotion_{ARCH}")
+
+
+def build(members: list[str | Path], data: str, out: str | Path) -> dict:
+    """Write the ensemble of `members` as a run folder `out` (model.keras, run.json, reports), calibrated on val."""
+    out = Path(out)
+    val = load_split(data, "val")
+    model = ensemble_logits(members, val.labels)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = {"arch": ARCH, "members": [str(m) for m in members], "data": str(data)}
+    (out / "run.json").write_text(json.dumps(cfg, indent=2))
+    return finish_model(model, ARCH, str(data), val, out, {"members": cfg["members"]})
+
+
+def compare(models: list[str], data: str, split: str = "val", runs: Path = Path("runs")) -> list[tuple[dict, tuple[str, ...]]]:
+    """Accuracy (TTA) of every subset of `models` averaged, as `build` and `--teacher` average them; the
+    models' scores are cached in `runs/teacher-cache`, the cache training runs use."""
+    faces = load_split(data, split)
+    log_probs = {m: teacher_log_probs(m, faces, cache_dir=runs / TEACHER_CACHE) for m in models}
+    return [(score(faces.y, np.mean([log_probs[m] for m in members], axis=0).argmax(1), faces.labels), members)
+            for size in range(1, len(models) + 1) for members in itertools.combinations(models, size)]

@@ -1,0 +1,241 @@
+"""Training a CNN: data -> targets -> model -> fit (resumable) -> calibrated model file and reports.
+
+A run folder holds everything: `run.json` (the `TrainConfig`, reused by --resume), `backup/` (Keras
+BackupAndRestore: weights, optimizer and epoch, written every epoch), `best.weights.h5` (best on val),
+`teacher_targets.npy` when distilling with fixed targets, and at the end `model.keras`, `history.csv`,
+`curves.png`, `confusion_matrix.png`, `report.txt` and `metrics.json`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from emotion.modelfile import load_model
+
+from .architectures import build_logits_model, dtype_policy, float32_copy
+from .augment import augmenter
+from .config import TrainConfig
+from .data import FaceSet, load_split
+from .distill import TEACHER_TARGETS, online_teacher, run_teacher_targets
+from .prune import prune_into
+from .reports import finish_model, plot_curves
+
+
+def cpu_has_bf16() -> bool:
+    """True where mixed bfloat16 pays off (AVX-512 BF16 / AMX); emulated bf16 is several times slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def make_datasets(
+    train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: TrainConfig, teacher: Callable[[tf.Tensor], tf.Tensor] | None = None,
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """tf.data pipelines over in-memory uint8 faces and their target distributions (N x classes);
+    augmentation runs batched in the pipeline. With a `teacher`, each target becomes
+    `(1 - teacher_weight) x target + teacher_weight x the teacher's probabilities for the augmented face`."""
+    n = len(train.labels)
+    batch_size = min(cfg.batch_size, len(train.y))
+    aug = augmenter(cfg.seed)
+
+    def prepare(x, y, training: bool):
+        x = tf.cast(x[..., None], tf.float32)
+        if training:
+            x = aug(x, training=True)
+            if teacher is not None:
+                y = (1 - cfg.teacher_weight) * y + cfg.teacher_weight * teacher(x)
+        return x, y
+
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((train.x, targets))
+        .shuffle(len(train.y), seed=cfg.seed, reshuffle_each_iteration=True)
+        .batch(batch_size, drop_remainder=True)
+        .map(lambda x, y: prepare(x, y, True), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices((val.x, np.eye(n, dtype=np.float32)[val.y])).batch(256).map(
+        lambda x, y: prepare(x, y, False))
+    return train_ds, val_ds
+
+
+def class_weights(y: np.ndarray, n: int) -> dict[int, float]:
+    """Inverse-square-root frequency weights (mean 1): lifts rare disgust/fear without wrecking accuracy."""
+    counts = np.bincount(y, minlength=n).astype(float)
+    w = 1.0 / np.sqrt(np.maximum(counts, 1))
+    w *= n / w.sum()
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+class EpochSummary(keras.callbacks.Callback):
+    """One line per epoch: loss, accuracy, val accuracy, time; adds `seconds` to the logs so the
+    history (CSVLogger, placed after this callback) records the training time of every epoch."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["seconds"] = round(time.time() - self.start, 1)
+        print(
+            f"epoch {epoch + 1}/{self.params['epochs']}: loss {logs.get('loss', 0):.4f} "
+            f"acc {logs.get('accuracy', 0):.4f} val_loss {logs.get('val_loss', 0):.4f} "
+            f"val_acc {logs.get('val_accuracy', 0):.4f} ({logs['seconds']:.0f} s)",
+            flush=True,
+        )
+
+
+def read_history(history_csv: Path) -> pd.DataFrame | None:
+    """An existing run's per-epoch history, or None for a new run."""
+    if history_csv.exists() and history_csv.stat().st_size:
+        return pd.read_csv(history_csv)
+    return None
+
+
+def compile_model(cfg: TrainConfig, num_classes: int, steps_per_epoch: int) -> keras.Model:
+    """The logits model with AdamW and warmup + cosine decay over the whole run."""
+    with dtype_policy("mixed_bfloat16" if cpu_has_bf16() else "float32"):
+        model = build_logits_model(cfg.arch, num_classes)
+    total = cfg.epochs * steps_per_epoch
+    warmup = min(cfg.warmup_epochs * steps_per_epoch, total // 5)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate / 10, total - warmup, alpha=0.01, warmup_target=cfg.learning_rate, warmup_steps=warmup
+    )
+    model.compile(
+        # EMA of the weights (Polyak averaging) when cfg.ema > 0: validated, kept and shipped in their place.
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, use_ema=cfg.ema > 0,
+                                         ema_momentum=cfg.ema or 0.99),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def initial_weights(model: keras.Model, source: str | Path) -> None:
+    """Start `model` from trained weights (a warm restart): a run folder (its best weights or model file), a
+    `.weights.h5` file or a model file saved by this project, of the same architecture or, pruned
+    to fit (`training.prune`), of a wider one with the same layers."""
+    source, arch = Path(source), model.name.removeprefix("emotion_")
+    if source.is_dir():
+        if (source / "run.json").is_file():
+            arch = TrainConfig.read(source).arch
+        # A finished run keeps only its model file (the same best weights, plus the temperature).
+        source = source / "best.weights.h5" if (source / "best.weights.h5").is_file() else source / "model.keras"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such weights or model file to start from")
+    try:
+        if source.name.endswith(".weights.h5"):
+            trained = build_logits_model(arch, model.output_shape[-1])
+            with warnings.catch_warnings():  # the file's optimizer state is left out on purpose: a fresh schedule
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                trained.load_weights(source)
+        else:
+            trained, _ = load_model(source)  # the same weights plus a weightless temperature layer
+        prune_into(trained, model)  # a plain copy when the widths are the same
+    except ValueError:
+        raise ValueError(f"{source}: its architecture differs from '{model.name}' and is not a wider version of it; "
+                         "use the same --arch or a narrower one") from None
+
+
+def start_run(cfg: TrainConfig | None, out: Path, resume: bool, overwrite: bool) -> TrainConfig:
+    """The run's configuration: read back from `out` to resume, else `cfg`, written to a fresh run folder."""
+    if resume and (out / "run.json").exists():
+        return TrainConfig.read(out)
+    if cfg is None:
+        raise ValueError(f"{out}: no training run to resume; start one with --data")
+    if (out / "run.json").exists() and not overwrite:
+        raise ValueError(f"{out} already holds a training run; pass --resume to continue it, "
+                         "--overwrite to start it over, or choose another --out")
+    shutil.rmtree(out / "backup", ignore_errors=True)
+    for stale in ("history.csv", "best.weights.h5", TEACHER_TARGETS):
+        (out / stale).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.write(out)
+    return cfg
+
+
+def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until: int | None = None,
+          finalize_only: bool = False, overwrite: bool = False) -> dict:
+    """Train (or resume) a run in `out`, then write its model and reports; returns metrics.
+
+    `finalize_only` writes the outputs from the run's best weights so far without training, e.g.
+    to ship a model while the run goes on in the background.
+    """
+    out = Path(out)
+    cfg = start_run(cfg, out, resume or finalize_only, overwrite)
+    history = read_history(out / "history.csv")
+    # Offset by the epochs already done: a resumed process must not replay epoch 1's shuffle and
+    # augmentations (it did: the first epoch after every resume scored ~4 points higher train accuracy).
+    keras.utils.set_random_seed(cfg.seed + (0 if history is None else history["epoch"].nunique()))
+
+    train_set = load_split(cfg.data, "train")
+    val_set = load_split(cfg.data, "val", labels=train_set.labels)
+    labels = train_set.labels
+    targets = np.eye(len(labels), dtype=np.float32)[train_set.y]
+    teacher = None
+    if cfg.teacher and not finalize_only:  # --finalize only evaluates: no targets needed
+        if cfg.consistent:
+            teacher = online_teacher(cfg.teacher, labels)
+        else:
+            targets = run_teacher_targets(cfg.teacher, cfg.teacher_weight, train_set, out)
+        print(f"targets: {1 - cfg.teacher_weight:g} x label + {cfg.teacher_weight:g} x the teacher's probabilities"
+              f"{' for each augmented face' if teacher else ''}", flush=True)
+    train_ds, val_ds = make_datasets(train_set, targets, val_set, cfg, teacher)
+    steps = len(train_set.y) // min(cfg.batch_size, len(train_set.y))
+    model = compile_model(cfg, len(labels), steps)
+    print(f"{cfg.arch}: {model.count_params():,} parameters; {len(train_set.y)} train / {len(val_set.y)} val faces; "
+          f"{len(labels)} classes: {', '.join(labels)}", flush=True)
+
+    if cfg.init_from and not (out / "backup").exists():
+        initial_weights(model, cfg.init_from)
+        print(f"starting from the weights of {cfg.init_from}", flush=True)
+    if not finalize_only:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=min(until or cfg.epochs, cfg.epochs),
+            class_weight=class_weights(train_set.y, len(labels)),
+            callbacks=[
+                keras.callbacks.BackupAndRestore(out / "backup", delete_checkpoint=False),
+                EpochSummary(),
+                keras.callbacks.CSVLogger(out / "history.csv", append=True),
+                # After the backup (which keeps the raw weights to train on), before the checkpoint (which keeps the EMA ones).
+                *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []),
+                keras.callbacks.ModelCheckpoint(
+                    out / "best.weights.h5", monitor="val_accuracy", mode="max", save_best_only=True,
+                    save_weights_only=True,  # a resumed run keeps the true best weights
+                    initial_value_threshold=None if history is None else float(history["val_accuracy"].max()),
+                ),
+            ],
+            verbose=1 if sys.stderr.isatty() else 0,
+        )
+    model.load_weights(out / "best.weights.h5")
+    return finish_run(model, cfg, val_set, out)
+
+
+def finish_run(model: keras.Model, cfg: TrainConfig, val: FaceSet, out: Path) -> dict:
+    """Calibrate on val, save the model file, and write history plots and reports."""
+    history = pd.read_csv(out / "history.csv").drop_duplicates("epoch", keep="last")
+    metrics = finish_model(float32_copy(model, cfg.arch), cfg.arch, cfg.data, val, out, {
+        "init_from": cfg.init_from,
+        "teacher": cfg.teacher,
+        "epochs_done": int(history["epoch"].max() + 1),
+        "epochs_planned": cfg.epochs,
+        "train_seconds": round(float(history["seconds"].sum())) if "seconds" in history else None,
+        "precision": model.dtype_policy.name,  # mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
+    })
+    # Column order as CSVLogger writes it (epoch, then sorted keys), so a resumed run appends aligned rows.
+    history[["epoch"] + sorted(c for c in history.columns if c != "epoch")].to_csv(out / "history.csv", index=False)
+    plot_curves(history, out / "curves.png")
+    return metrics

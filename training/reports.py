@@ -1,0 +1,99 @@
+"""A finished model's outputs: calibrated on val, saved as a model file, and reported (plots, text, metrics)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from emotion.evaluate import report_text, score
+from emotion.inference import TTA_VIEWS, graph_forward, run_model
+from emotion.modelfile import save_model
+
+from .architectures import calibrated_model
+from .calibration import calibrated, expected_calibration_error, fit_temperature
+from .data import FaceSet
+
+
+def finish_model(logits_model: keras.Model, arch: str, data: str, val: FaceSet, out: Path, details: dict) -> dict:
+    """Calibrate a float32 logits model on val, save it as `out/model.keras` (labels, temperature and TTA
+    setting inside), and write `confusion_matrix.png`, `report.txt` and `metrics.json` (with `details`)."""
+    labels = val.labels
+    batch = val.x[..., None]
+    forward = graph_forward(logits_model)
+    logits, logits_tta = run_model(forward, batch), run_model(forward, batch, tta=True)
+    temperature = fit_temperature(logits, val.y)
+    result = score(val.y, logits.argmax(1), labels)
+    result_tta = score(val.y, logits_tta.argmax(1), labels)
+    metrics = {
+        "split": f"val ({data})",
+        "arch": arch,
+        **details,
+        "parameters": int(logits_model.count_params()),
+        "val_accuracy": result["accuracy"],
+        "val_accuracy_tta": result_tta["accuracy"],
+        "val_macro_recall": result["macro_recall"],
+        "val_macro_recall_tta": result_tta["macro_recall"],
+        "temperature": round(temperature, 4),
+        "ece_before": round(expected_calibration_error(calibrated(logits, 1.0), val.y), 4),
+        "ece_after": round(expected_calibration_error(calibrated(logits, temperature), val.y), 4),
+        "ece_after_tta": round(expected_calibration_error(calibrated(logits_tta, temperature), val.y), 4),
+        "per_class_recall": {n: result["per_class"][n]["recall"] for n in labels},
+        "per_class_recall_tta": {n: result_tta["per_class"][n]["recall"] for n in labels},
+        "confusion": result["confusion"],
+    }
+    # TTA costs a pass per view (small next to finding faces in a photo); on by default if it helps >= 0.5 points.
+    metrics["tta_default"] = bool(result_tta["accuracy"] - result["accuracy"] >= 0.005)
+    save_model(calibrated_model(logits_model, temperature), out / "model.keras", labels, temperature=temperature,
+               arch=arch, val_accuracy=result["accuracy"], val_accuracy_tta=result_tta["accuracy"],
+               tta_default=metrics["tta_default"])
+    plot_confusion(result, out / "confusion_matrix.png", f"val, {arch} (normalized by true class)")
+    (out / "report.txt").write_text(
+        report_text(result) + f"\n\nwith test-time augmentation ({TTA_VIEWS}):\n" + report_text(result_tta) + "\n"
+    )
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"val accuracy {result['accuracy']:.4f} (TTA {result_tta['accuracy']:.4f}), macro recall "
+          f"{result['macro_recall']:.4f}; temperature {temperature:.3f}; ECE {metrics['ece_before']:.4f} -> "
+          f"{metrics['ece_after']:.4f}; model saved to {out / 'model.keras'}", flush=True)
+    return metrics
+
+
+def plot_confusion(result: dict, path: str | Path, title: str) -> None:
+    """Save the row-normalized confusion matrix with class names on both axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    cm = np.asarray(result["confusion"], dtype=float)
+    cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ConfusionMatrixDisplay(cm, display_labels=result["labels"]).plot(ax=ax, cmap="Blues", values_format=".2f", colorbar=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_curves(history: "pandas.DataFrame", path: str | Path) -> None:  # noqa: F821
+    """Save loss and accuracy curves, train vs val, from a Keras CSVLogger history."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = history["epoch"] + 1
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, history[key], label="train")
+        ax.plot(epochs, history[f"val_{key}"], label="val")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
