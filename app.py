@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
 from emotion import EmotionDetector, ImageError, read_image
-from emotion.detector import DEFAULT_MODEL
+from emotion.detector import DEFAULT_MODEL, LIVE_MODEL
 from emotion.draw import annotate
 from emotion.faces import FINDERS, make_finder
 from emotion.video import LiveProcessor
@@ -62,12 +62,16 @@ def set_mood(scores: dict[str, float], source: str) -> None:
     st.session_state.page = 0
 
 
-def photo_tab(det: EmotionDetector) -> None:
+def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
     uploads = st.file_uploader(
         "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp"], accept_multiple_files=True
     )
+    if not uploads:
+        return
+    # Only now: the photo face finder (MTCNN) brings TensorFlow, seconds of start-up the page need not wait for.
+    det = emotion_detector(model_path, finder, tta, min_face)
     all_faces = []
-    for upload in uploads or []:
+    for upload in uploads:
         try:
             image = read_image(upload.getvalue(), name=upload.name)
         except ImageError as exc:
@@ -86,8 +90,8 @@ def photo_tab(det: EmotionDetector) -> None:
         group = {k: sum(f.scores[k] for f in all_faces) / len(all_faces) for k in det.labels}
         if len(all_faces) > 1:
             st.markdown(f"**Group mood of {len(all_faces)} faces:** {mood_line(group)}")
-        if st.session_state.get("mood_source") != "photo" or st.session_state.get("photo_mood") != group:
-            st.session_state.photo_mood = group
+        if st.session_state.get("photo_mood") != group:  # a new photo: its mood drives the films, until the user
+            st.session_state.photo_mood = group        # picks another (the live button)
             set_mood(group, "photo")
 
 
@@ -187,14 +191,15 @@ st.caption("Show your face to the webcam or upload a photo: every face gets its 
 if model_error is not None:
     st.error(f"Cannot load the model: {model_error}. Fix the model path in the sidebar.")
     st.stop()
-photo_det = emotion_detector(model_path, photo_finder, tta, min_face)
-live_det = emotion_detector(model_path, "haar", False, min_face)
+# Live video runs on the small live model, several times faster per face, unless another model was chosen.
+live_model = str(LIVE_MODEL) if model_path == str(DEFAULT_MODEL) and LIVE_MODEL.exists() else model_path
+live_det = emotion_detector(live_model, "haar", False, min_face)
 
 main, side = st.columns([3, 2], gap="large")
 with main:
     photo, live = st.tabs(["📷 Photo", "🎥 Live webcam"])
     with photo:
-        photo_tab(photo_det)
+        photo_tab(model_path, photo_finder, tta, min_face)
     with live:
         live_tab(live_det)
 with side:

@@ -105,15 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(parser: argparse.ArgumentParser, argv: list[str] | None, errors: tuple[type[Exception], ...] = (CliError,)) -> int:
+    """Parse `argv` and run the chosen subcommand: `errors` print as one line with exit code 2, no traceback."""
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except CliError as exc:
+    except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from .inference import Forward, graph_forward, lite_forward, run_model
 from .modelfile import load_model, read_meta
 from .preprocess import preprocess_face, to_batch
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "emotion.keras"
+MODELS = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = MODELS / "emotion.keras"  # the photo model: the most accurate
+LIVE_MODEL = MODELS / "live.keras"  # the live video model: a small student of the photo model, several times faster
 
 
 @dataclass
@@ -54,13 +56,15 @@ class EmotionDetector:
     and both face finders are thread-safe."""
 
     def __init__(self, model_path: Path, labels: tuple[str, ...], finder: FaceFinder, tta: bool = False,
-                 forward: Forward | None = None):
-        """`forward`: the model file's TFLite export; without it the Keras model runs (loaded here)."""
+                 lite: tuple[Forward, str] | None = None):
+        """`lite`: the model file's TFLite export and the arithmetic it computes in (`inference.lite_forward`);
+        without it the Keras model runs (loaded here)."""
         self._lock = threading.Lock()
         # One dict for this detector and its variants (`variant` copies the reference), so they load the
         # Keras model once, and only if asked for: ~1 s of the app's start for a two-model ensemble.
         self._shared = {"path": Path(model_path)}
-        self._forward = forward or graph_forward(self.model)
+        self._forward, kernels = lite or (graph_forward(self.model), "float32")
+        self.runtime = f"TFLite {kernels}" if lite else "TensorFlow graph float32"  # what inference runs on
         self.labels = tuple(labels)
         self.finder = finder
         self.tta = tta
@@ -88,7 +92,7 @@ class EmotionDetector:
         if isinstance(finder, str):
             finder = make_finder(finder, min_face)
         tta = meta.get("tta_default", False) if tta is None else tta
-        return cls(path, tuple(meta["labels"]), finder, tta, forward=lite_forward(path))
+        return cls(path, tuple(meta["labels"]), finder, tta, lite=lite_forward(path))
 
     def variant(self, finder: FaceFinder | None = None, tta: bool | None = None) -> "EmotionDetector":
         """The same loaded model (shared, with its lock) with another face finder or TTA setting."""

@@ -37,22 +37,55 @@ def graph_forward(model) -> Forward:
     return tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
 
-def lite_forward(model_path: str | Path) -> Forward | None:
-    """The TFLite export beside `model_path` (same name, `.tflite`) as a forward function, or None
-    when there is none or it was exported from another version of the model file.
+def cpu_has_vnni() -> bool:
+    """True where int8 convolutions have their fast instructions (x86 AVX-512 VNNI or AVX-VNNI, Arm dot product):
+    there XNNPACK runs an int8 export several times faster than float32; elsewhere it is no faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "asimddp"))
+
+
+def export_paths(model_path: str | Path) -> dict[str, Path]:
+    """Where a model file's TFLite exports lie, by the arithmetic they compute in: `x.tflite` (float32 or int8,
+    as its sidecar says) and `x.int8.tflite`."""
+    model_path = Path(model_path)
+    return {"": model_path.with_suffix(".tflite"), "int8": model_path.parent / f"{model_path.stem}.int8.tflite"}
+
+
+def pick_export(model_path: str | Path) -> tuple[Path, dict] | None:
+    """The export of this very model file (its sidecar names the file's SHA-256) to run here: int8 on a CPU
+    with VNNI, float32 elsewhere (EMOTION_KERNELS=int8 or float32 overrides), or the only one there is."""
+    exports = {}
+    digest = None
+    for lite in export_paths(model_path).values():
+        sidecar = sidecar_path(lite)
+        if lite.is_file() and sidecar.is_file():
+            about = json.loads(sidecar.read_text())
+            digest = digest or file_sha256(model_path)
+            if about.get("source_sha256") == digest:
+                exports["int8" if about.get("compute", "").startswith("int8") else "float32"] = (lite, about)
+    wanted = os.environ.get("EMOTION_KERNELS") or ("int8" if cpu_has_vnni() else "float32")
+    return exports.get(wanted) or next(iter(exports.values()), None)
+
+
+def lite_forward(model_path: str | Path) -> tuple[Forward, str] | None:
+    """The TFLite export of `model_path` chosen by `pick_export`, as a forward function and the arithmetic it
+    computes in ("int8" or "float32"); None when no export was made from this version of the model file.
 
     Not thread-safe (one interpreter): callers serialize calls.
     """
-    model_path = Path(model_path)
-    lite, sidecar = model_path.with_suffix(".tflite"), sidecar_path(model_path.with_suffix(".tflite"))
-    if not (lite.is_file() and sidecar.is_file()):
+    picked = pick_export(model_path)
+    if picked is None:
         return None
-    about = json.loads(sidecar.read_text())
-    if about.get("source_sha256") != file_sha256(model_path):
-        return None
+    lite, about = picked
     from ai_edge_litert.interpreter import Interpreter  # TFLite's runtime; tf.lite.Interpreter is deprecated
 
-    interpreter = Interpreter(model_path=str(lite), num_threads=os.cpu_count())
+    # XNNPACK's threads split one batch's work; past ~4 a 48x48 CNN gains little and takes cores from
+    # the other viewers and from video decoding. EMOTION_THREADS sets it.
+    threads = int(os.environ.get("EMOTION_THREADS") or min(os.cpu_count() or 1, 4))
+    interpreter = Interpreter(model_path=str(lite), num_threads=threads)
     inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
     # Exports made before model files ended in logits give probabilities; their log is the same up to a
     # constant per face, which softmax and argmax ignore.
@@ -69,7 +102,7 @@ def lite_forward(model_path: str | Path) -> Forward | None:
         interpreter.invoke()
         return to_logits(interpreter.get_tensor(out))
 
-    return forward
+    return forward, "int8" if about.get("compute", "").startswith("int8") else "float32"
 
 
 def tta_views(x: np.ndarray) -> list[np.ndarray]:

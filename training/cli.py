@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion.cli import CliError
+from emotion.cli import CliError, run
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -37,14 +37,16 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from emotion.detector import DEFAULT_MODEL
+    from emotion.inference import export_paths
     from emotion.modelfile import sidecar_path
 
     from .data import load_split
     from .export import export, representative_faces
 
     model = Path(args.model or DEFAULT_MODEL)
-    # A TFLite file beside its model is what EmotionDetector.load runs on (emotion.inference.lite_forward).
-    out = args.out or (model.with_suffix(".tflite") if args.format == "tflite" else f"models/export/{model.stem}_savedmodel")
+    # A TFLite file beside its model is what EmotionDetector.load runs on (emotion.inference.pick_export).
+    beside = export_paths(model)["int8" if args.int8 else ""]
+    out = args.out or (beside if args.format == "tflite" else f"models/export/{model.stem}_savedmodel")
     representative = representative_faces(load_split(args.int8, "train").x) if args.int8 else None
     path = export(model, args.format, out, representative)
     print(f"wrote {path} (labels in {sidecar_path(path)})")
@@ -54,7 +56,7 @@ def _export(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
-    publish(args.run, int8=args.int8)
+    publish(args.run, int8=args.int8, **({"dest": args.dest} if args.dest else {}))
     return 0
 
 
@@ -98,15 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a model for deployment (TFLite or SavedModel)")
     p.add_argument("--format", choices=FORMATS, default="tflite")
     p.add_argument("--model", help="model file (default: models/emotion.keras)")
-    p.add_argument("--out", help="output file or folder (default: the .tflite beside the model, which inference "
-                                 "then uses; models/export/ for a SavedModel)")
+    p.add_argument("--out", help="output file or folder (default: beside the model, NAME.tflite or with --int8 "
+                                 "NAME.int8.tflite, which inference then uses; models/export/ for a SavedModel)")
     p.add_argument("--int8", metavar="DATA", help="TFLite computing in int8 (several times faster on CPUs with VNNI), "
                                                   "its ranges set on faces of DATA's train split")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("publish", help="make a run the default model: models/emotion.keras, its export and the card")
     p.add_argument("run", type=Path, help="run folder (training or ensemble)")
-    p.add_argument("--int8", action="store_true", help="ship an int8 TFLite export")
+    p.add_argument("--int8", action="store_true", help="ship an int8 TFLite export beside the float32 one (inference "
+                                                       "picks int8 on CPUs with VNNI)")
+    p.add_argument("--as", dest="dest", type=Path, help="model file to write (default models/emotion.keras; "
+                                                        "models/live.keras for the live video model)")
     p.set_defaults(func=_publish)
 
     p = sub.add_parser("runs", help="write runs/README.md: every run folder's architecture, origin and val results")
@@ -116,14 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (CliError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run(build_parser(), argv, (CliError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

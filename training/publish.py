@@ -11,12 +11,13 @@ accuracy measured through that export, which is what `emotion evaluate` and the 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 from pathlib import Path
 
 from emotion.detector import DEFAULT_MODEL, EmotionDetector
-from emotion.inference import TTA_VIEWS
+from emotion.inference import TTA_VIEWS, export_paths
 from emotion.modelfile import read_meta
 
 from .architectures import ARCHS
@@ -189,9 +190,14 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
     }
 
 
-def runtime_accuracy(model: Path, data: str) -> tuple[float, float]:
-    """Val accuracy of `model` as inference runs it (its TFLite export beside it): single pass, with TTA."""
-    detector = EmotionDetector.load(model, finder="haar", tta=False)
+def runtime_accuracy(model: Path, data: str, kernels: str) -> tuple[float, float]:
+    """Val accuracy of `model` as inference runs it on its `kernels` ("int8", "float32") TFLite export: single
+    pass, with TTA."""
+    os.environ["EMOTION_KERNELS"] = kernels
+    try:
+        detector = EmotionDetector.load(model, finder="haar", tta=False)
+    finally:
+        del os.environ["EMOTION_KERNELS"]
     val = load_split(data, "val", labels=detector.labels)
     faces = val.x[..., None].astype("float32")
     return tuple(float((d.logits(faces).argmax(1) == val.y).mean()) for d in (detector, detector.variant(tta=True)))
@@ -202,18 +208,22 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL) -> None:
     cfg, m = read_run(run)
     about = describe(run, cfg, m)
     shutil.copy(run / "model.keras", dest)
-    representative = representative_faces(load_split(cfg["data"], "train").x) if int8 else None
-    export(dest, "tflite", dest.with_suffix(".tflite"), representative)  # what EmotionDetector runs on
+    paths = export_paths(dest)
+    for stale in paths.values():  # exports of the previous model file
+        stale.unlink(missing_ok=True)
+    export(dest, "tflite", paths[""])  # what EmotionDetector runs on: float32, or int8 below on CPUs with VNNI
+    runtime = "float32, XNNPACK kernels"
+    runtime_rows = ""
     if int8:
-        single, tta = runtime_accuracy(dest, cfg["data"])
-        runtime = (f"computing in int8, ranges set on {len(representative)} training faces; XNNPACK kernels, several "
-                   "times faster than float32 on CPUs with VNNI instructions (AVX-512 VNNI, AVX-VNNI), about as fast "
-                   "without them; val accuracy measured through it in the table below")
-        runtime_rows = (f"| as shipped: int8 export, single pass | {single:.1%} | |\n"
-                        f"| as shipped: int8 export, with test-time augmentation | **{tta:.1%}** | |\n")
-    else:
-        runtime = "float32, XNNPACK kernels; the same top-1 as the Keras model on val, `tests/training/test_export.py`"
-        runtime_rows = ""
+        representative = representative_faces(load_split(cfg["data"], "train").x)
+        export(dest, "tflite", paths["int8"], representative)
+        runtime = (f"`{paths[''].name}` (float32) on CPUs without VNNI instructions, `{paths['int8'].name}` (int8, ranges "
+                   f"set on {len(representative)} training faces) on CPUs with them (AVX-512 VNNI, AVX-VNNI), where "
+                   "XNNPACK runs int8 several times faster; val accuracy through both in the table below")
+        for kernels in ("float32", "int8"):
+            single, tta = runtime_accuracy(dest, cfg["data"], kernels)
+            runtime_rows += (f"| as shipped: {kernels} export, single pass | {single:.1%} | |\n"
+                             f"| as shipped: {kernels} export, with test-time augmentation | **{tta:.1%}** | |\n")
     status = ("Final model of its training run(s)." if not about["unfinished"] else
               "**Interim model**: unfinished training runs resume across sessions with " + ", ".join(
                   f"`python -m training train --out {r.as_posix()} --resume`" for r, _ in about["unfinished"])
@@ -233,8 +243,14 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL) -> None:
         temperature=m["temperature"], ece_before=m["ece_before"], ece_after=m["ece_after"],
         ece_after_tta=m["ece_after_tta"], runtime=runtime, runtime_rows=runtime_rows,
     )
-    (dest.parent / "MODEL_CARD.md").write_text(text)
-    print(f"published {run / 'model.keras'} -> {dest}; card: {dest.parent / 'MODEL_CARD.md'}")
+    card = card_path(dest)
+    card.write_text(text.replace("`models/emotion.keras`", f"`{dest.parent.name}/{dest.name}`", 1))
+    print(f"published {run / 'model.keras'} -> {dest}; card: {card}")
+
+
+def card_path(model: Path) -> Path:
+    """The model card of a shipped model file: MODEL_CARD.md for the photo model, LIVE_MODEL_CARD.md for live.keras."""
+    return model.parent / ("MODEL_CARD.md" if model.stem == DEFAULT_MODEL.stem else f"{model.stem.upper()}_MODEL_CARD.md")
 
 
 def index_runs(runs: Path = Path("runs")) -> Path:

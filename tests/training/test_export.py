@@ -66,10 +66,12 @@ def test_int8_export_is_what_inference_runs_on_with_the_models_labels(tmp_path, 
     model = tmp_path / "emotion.keras"
     shutil.copy(DEFAULT_MODEL, model)
     assert main(["export", "--model", str(model), "--int8", str(tiny_dataset)]) == 0
-    lite = model.with_suffix(".tflite")
+    lite = tmp_path / "emotion.int8.tflite"
     assert json.loads(sidecar_path(lite).read_text())["compute"].startswith("int8")
     assert lite.stat().st_size < 0.35 * DEFAULT_MODEL.stat().st_size  # int8 weights, not the file's float32 ones
-    logits = lite_forward(model)(faces)
+    forward, kernels = lite_forward(model)
+    assert kernels == "int8"  # the only export there is
+    logits = forward(faces)
     assert (logits.argmax(1) == np.asarray(detector.model(faces)).argmax(1)).mean() >= 0.9
     assert np.isfinite(logits).all()  # TTA averages them
 
@@ -87,3 +89,21 @@ def test_an_export_of_another_model_file_is_not_used(tmp_path):
     with zipfile.ZipFile(model, "a") as zf:  # the model file changes after the export
         zf.writestr("retrained.txt", "new weights")
     assert lite_forward(model) is None
+
+
+def test_the_runtime_runs_int8_where_the_cpu_has_vnni_and_float32_elsewhere(tmp_path, tiny_dataset, monkeypatch):
+    import emotion.inference
+    from emotion.detector import EmotionDetector
+    from emotion.labels import FER2013_LABELS
+    from emotion.modelfile import save_model
+    from training.architectures import build_logits_model, calibrated_model
+
+    model = tmp_path / "tiny.keras"
+    save_model(calibrated_model(build_logits_model("tiny", 7)), model, FER2013_LABELS)
+    assert main(["export", "--model", str(model)]) == 0 and main(["export", "--model", str(model), "--int8", str(tiny_dataset)]) == 0
+    for vnni, kernels in ((True, "int8"), (False, "float32")):
+        monkeypatch.setattr(emotion.inference, "cpu_has_vnni", lambda: vnni)
+        assert EmotionDetector.load(model, finder="haar").runtime == f"TFLite {kernels}"
+    monkeypatch.setenv("EMOTION_KERNELS", "float32")  # the operator's choice wins
+    monkeypatch.setattr(emotion.inference, "cpu_has_vnni", lambda: True)
+    assert EmotionDetector.load(model, finder="haar").runtime == "TFLite float32"
