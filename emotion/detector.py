@@ -92,7 +92,8 @@ class EmotionDetector:
         if isinstance(finder, str):
             finder = make_finder(finder, min_face)
         tta = meta.get("tta_default", False) if tta is None else tta
-        return cls(path, tuple(meta["labels"]), finder, tta, lite=lite_forward(path))
+        labels = tuple(meta["labels"])
+        return cls(path, labels, finder, tta, lite=lite_forward(path, labels))
 
     def variant(self, finder: FaceFinder | None = None, tta: bool | None = None) -> "EmotionDetector":
         """The same loaded model (shared, with its lock) with another face finder or TTA setting."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -56,23 +57,36 @@ def export_paths(model_path: str | Path) -> dict[str, Path]:
 
 def pick_export(model_path: str | Path) -> tuple[Path, dict] | None:
     """The export of this very model file (its sidecar names the file's SHA-256) to run here: int8 on a CPU
-    with VNNI, float32 elsewhere (EMOTION_KERNELS=int8 or float32 overrides), or the only one there is."""
+    with VNNI, float32 elsewhere (EMOTION_KERNELS=int8 or float32 overrides), or the only one there is.
+    An export whose own bytes changed since it was written is passed over with a warning."""
     exports = {}
     digest = None
     for lite in export_paths(model_path).values():
         sidecar = sidecar_path(lite)
-        if lite.is_file() and sidecar.is_file():
+        if not (lite.is_file() and sidecar.is_file()):
+            continue
+        try:
             about = json.loads(sidecar.read_text())
-            digest = digest or file_sha256(model_path)
-            if about.get("source_sha256") == digest:
-                exports["int8" if about.get("compute", "").startswith("int8") else "float32"] = (lite, about)
+        except (ValueError, UnicodeDecodeError):
+            about = None
+        if not isinstance(about, dict):
+            warnings.warn(f"{sidecar}: damaged; {lite.name} is not used (re-export it with emotion-train export)")
+            continue
+        digest = digest or file_sha256(model_path)
+        if about.get("source_sha256") != digest:
+            continue  # made from another version of the model file: stale, not damaged
+        if about.get("export_sha256", file_sha256(lite)) != file_sha256(lite):
+            warnings.warn(f"{lite}: damaged (its bytes changed since export); not used (re-export it)")
+            continue
+        exports["int8" if str(about.get("compute", "")).startswith("int8") else "float32"] = (lite, about)
     wanted = os.environ.get("EMOTION_KERNELS") or ("int8" if cpu_has_vnni() else "float32")
     return exports.get(wanted) or next(iter(exports.values()), None)
 
 
-def lite_forward(model_path: str | Path) -> tuple[Forward, str] | None:
+def lite_forward(model_path: str | Path, labels: tuple[str, ...]) -> tuple[Forward, str] | None:
     """The TFLite export of `model_path` chosen by `pick_export`, as a forward function and the arithmetic it
-    computes in ("int8" or "float32"); None when no export was made from this version of the model file.
+    computes in ("int8" or "float32"); None when no usable export was made from this version of the model file
+    (a damaged one warns): the caller then runs the model file itself.
 
     Not thread-safe (one interpreter): callers serialize calls.
     """
@@ -85,8 +99,16 @@ def lite_forward(model_path: str | Path) -> tuple[Forward, str] | None:
     # XNNPACK's threads split one batch's work; past ~4 a 48x48 CNN gains little and takes cores from
     # the other viewers and from video decoding. EMOTION_THREADS sets it.
     threads = int(os.environ.get("EMOTION_THREADS") or min(os.cpu_count() or 1, 4))
-    interpreter = Interpreter(model_path=str(lite), num_threads=threads)
-    inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    try:
+        interpreter = Interpreter(model_path=str(lite), num_threads=threads)
+        (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+        if tuple(inp["shape"][1:]) != (INPUT_SIZE, INPUT_SIZE, 1) or out["shape"][-1] != len(labels):
+            raise ValueError(f"it maps {tuple(inp['shape'][1:])} faces to {out['shape'][-1]} outputs, not "
+                             f"{INPUT_SIZE}x{INPUT_SIZE}x1 to {len(labels)}")
+    except (ValueError, RuntimeError) as exc:
+        warnings.warn(f"{lite}: not usable ({exc}); running the model file instead (re-export it)")
+        return None
+    inp, out = inp["index"], out["index"]
     # Exports made before model files ended in logits give probabilities; their log is the same up to a
     # constant per face, which softmax and argmax ignore.
     to_logits = (lambda y: y) if about.get("output") == OUTPUT else (lambda y: np.log(np.maximum(y, 1e-30)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -40,31 +41,58 @@ def save_model(model, path: str | Path, labels: tuple[str, ...], **meta) -> None
         zf.writestr(META_ENTRY, json.dumps({"labels": list(labels), "output": OUTPUT, **meta}, indent=2))
 
 
+def check_labels(labels, source: str | Path) -> tuple[str, ...]:
+    """`labels` as a tuple if it is a non-empty list of distinct non-empty names, else ModelFileError naming `source`."""
+    if (not isinstance(labels, list) or not labels or len(labels) > 1000
+            or not all(isinstance(n, str) and n.strip() for n in labels) or len(set(labels)) != len(labels)):
+        raise ModelFileError(f"{source}: its label list is damaged (expected distinct class names); "
+                             "re-export or re-train the model")
+    return tuple(labels)
+
+
 def read_meta(path: str | Path) -> dict:
-    """The metadata stored in a model file by `save_model` (labels, ...), without loading the model."""
+    """The metadata stored in a model file by `save_model` (labels, ...), checked, without loading the model."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
+    fix = "choose a .keras file trained by this project (emotion-train train)"
     try:
         with zipfile.ZipFile(path) as zf:
             if META_ENTRY not in zf.namelist():
-                raise ModelFileError(f"{path}: no label order stored in this model file; save it with "
-                                     "emotion.modelfile.save_model")
-            return json.loads(zf.read(META_ENTRY))
-    except zipfile.BadZipFile:
-        raise ModelFileError(f"{path}: not a Keras .keras model file") from None
+                raise ModelFileError(f"{path}: no label order stored in this model file; {fix}")
+            meta = json.loads(zf.read(META_ENTRY))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError):
+        raise ModelFileError(f"{path}: not a readable .keras model file (damaged or another format); {fix}") from None
+    except (ValueError, UnicodeDecodeError):  # JSON that does not parse
+        raise ModelFileError(f"{path}: its metadata is damaged; {fix}") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: its metadata is damaged (not an object); {fix}")
+    meta["labels"] = list(check_labels(meta.get("labels"), path))
+    temperature = meta.get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
+        raise ModelFileError(f"{path}: its temperature is damaged (not a positive number); {fix}")
+    if not isinstance(meta.get("tta_default", False), bool):
+        raise ModelFileError(f"{path}: its TTA setting is damaged (not true/false); {fix}")
+    return meta
 
 
 def load_model(path: str | Path) -> tuple["keras.Model", dict]:  # noqa: F821
-    """Load a model file saved by `save_model`: the model (faces -> calibrated logits) and its metadata."""
+    """Load a model file saved by `save_model`: the model (faces -> calibrated logits) and its metadata.
+
+    Keras loads in safe mode: a Lambda layer's code is refused, not run."""
     import keras  # here, not at the top: the TFLite path (the page, live video) runs without TensorFlow
 
     meta = read_meta(path)
-    model = keras.saving.load_model(path, compile=False)
-    if meta.get("output") != OUTPUT:  # an older file: its softmax follows the calibrated logits
-        model = keras.Model(model.input, model.get_layer(TEMPERATURE_LAYER).output, name=model.name)
-    if model.output_shape[-1] != len(meta["labels"]):
-        raise ModelFileError(f"{path}: model has {model.output_shape[-1]} outputs but {len(meta['labels'])} labels")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+        if meta.get("output") != OUTPUT:  # an older file: its softmax follows the calibrated logits
+            model = keras.Model(model.input, model.get_layer(TEMPERATURE_LAYER).output, name=model.name)
+        outputs = model.output_shape[-1]
+    except Exception as exc:  # Keras raises many types for damaged archives, weights and configs
+        raise ModelFileError(f"{path}: Keras cannot load this model file ({type(exc).__name__}: damaged weights or "
+                             "a layer it does not know); choose a .keras file trained by this project") from None
+    if outputs != len(meta["labels"]):
+        raise ModelFileError(f"{path}: model has {outputs} outputs but {len(meta['labels'])} labels")
     return model, meta
 
 

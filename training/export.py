@@ -63,5 +63,6 @@ def export(model_path: str | Path, fmt: str, out: str | Path, representative: np
         "output": OUTPUT, **{k: meta[k] for k in ("temperature",) if k in meta},
         "compute": "float32" if representative is None else f"int8, ranges set on {len(representative)} training faces",
         "source_sha256": file_sha256(model_path),
+        **({"export_sha256": file_sha256(out)} if out.is_file() else {}),  # a damaged export is not used
     }, indent=2))
     return out

@@ -13,6 +13,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from emotion.detector import DEFAULT_MODEL
 from emotion.inference import graph_forward, lite_forward, run_model
+from emotion.labels import FER2013_LABELS
 from emotion.modelfile import sidecar_path
 from training.cli import main
 from training.data import load_folder
@@ -52,9 +53,10 @@ def test_default_model_runs_on_its_tflite_export_with_the_same_labels_on_val(det
     """The shipped models/emotion.tflite was exported from the shipped model and labels the whole
     val split as the TensorFlow graph does (inference runs on it: emotion.inference.lite_forward); an int8
     export may differ on borderline faces, but not in accuracy."""
-    lite = lite_forward(DEFAULT_MODEL)
-    assert lite is not None, "models/emotion.tflite is missing or stale: run python -m emotion export"
-    int8 = json.loads(sidecar_path(DEFAULT_MODEL.with_suffix(".tflite")).read_text())["compute"].startswith("int8")
+    assert lite_forward(DEFAULT_MODEL, detector.labels) is not None, \
+        "models/emotion.tflite is missing or stale: run python -m training publish"
+    lite, kernels = lite_forward(DEFAULT_MODEL, detector.labels)
+    int8 = kernels == "int8"
     val = load_folder(FER / "val", labels=detector.labels, progress=False)
     lite_top1 = run_model(lite, val.x[..., None]).argmax(1)
     graph_top1 = run_model(graph_forward(detector.model), val.x[..., None]).argmax(1)
@@ -69,7 +71,7 @@ def test_int8_export_is_what_inference_runs_on_with_the_models_labels(tmp_path, 
     lite = tmp_path / "emotion.int8.tflite"
     assert json.loads(sidecar_path(lite).read_text())["compute"].startswith("int8")
     assert lite.stat().st_size < 0.35 * DEFAULT_MODEL.stat().st_size  # int8 weights, not the file's float32 ones
-    forward, kernels = lite_forward(model)
+    forward, kernels = lite_forward(model, FER2013_LABELS)
     assert kernels == "int8"  # the only export there is
     logits = forward(faces)
     assert (logits.argmax(1) == np.asarray(detector.model(faces)).argmax(1)).mean() >= 0.9
@@ -85,10 +87,10 @@ def test_an_export_of_another_model_file_is_not_used(tmp_path):
     model = tmp_path / "emotion.keras"
     shutil.copy(DEFAULT_MODEL, model)
     assert main(["export", "--model", str(model)]) == 0  # default --out: beside the model
-    assert lite_forward(model) is not None
+    assert lite_forward(model, FER2013_LABELS) is not None
     with zipfile.ZipFile(model, "a") as zf:  # the model file changes after the export
         zf.writestr("retrained.txt", "new weights")
-    assert lite_forward(model) is None
+    assert lite_forward(model, FER2013_LABELS) is None
 
 
 def test_the_runtime_runs_int8_where_the_cpu_has_vnni_and_float32_elsewhere(tmp_path, tiny_dataset, monkeypatch):
