@@ -1,11 +1,16 @@
 """Loading a movie catalog CSV: the bundled MovieLens one or any file a user points to.
 
 A usable file has a title and a genres column (pipe- or comma-separated); year, mean rating and
-vote count are optional. Unusable rows are skipped and counted by reason, never silently.
+vote count are optional. Unusable rows are skipped and counted by reason, never silently. Messages
+name the file and the problem but never quote its content: a path typed by mistake may point at a
+file that is not a catalog.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,12 @@ COLUMNS = {
 }
 
 
+MAX_BYTES = 50_000_000  # ~10x MovieLens' full 62k-film list; a larger file is refused before reading
+MAX_GENRES = 100  # MovieLens has 20: thousands mean the genres column holds something else
+# Plausible ranges of the numeric columns; a number outside (or inf, nan, text) skips its row.
+RANGES = {"year": (1870, 2100), "rating_mean": (0.0, 10.0), "rating_count": (0, 1e9)}
+
+
 class CatalogError(ValueError):
     """A catalog file that cannot be used; the message names the file and the fix."""
 
@@ -41,16 +52,57 @@ class Catalog:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def _find_columns(header: list[str], path: Path) -> dict[str, str]:
-    lower = {h.strip().lower(): h for h in header}
+def _find_columns(header: list[str], path: Path) -> dict[str, int]:
+    """Column index of each known field; CatalogError when title or genres is missing."""
+    lower = {h.strip().lower(): i for i, h in enumerate(header)}
     found = {key: next((lower[n] for n in names if n in lower), None) for key, names in COLUMNS.items()}
     missing = [k for k in ("title", "genres") if found[k] is None]
     if missing:
         raise CatalogError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'}); "
-            "a catalog needs at least 'title' and 'genres'"
+            f"{path}: missing column(s) {', '.join(missing)} (its first line has {len(header)} column"
+            f"{'s' if len(header) != 1 else ''}); a catalog is a CSV with at least 'title' and 'genres' columns"
         )
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], int]:
+    """The header, the rows that fit it (trailing empty fields dropped, missing ones empty) and how many did not."""
+    if path.stat().st_size > MAX_BYTES:
+        raise CatalogError(f"{path}: {path.stat().st_size / 1e6:.0f} MB, over the {MAX_BYTES // 1_000_000} MB "
+                           "a catalog may have")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CatalogError(f"{path}: not UTF-8 text; save the CSV as UTF-8 and try again") from None
+    if not text.strip():
+        raise CatalogError(f"{path}: the file is empty; it needs a header row with 'title' and 'genres'")
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows, malformed, start = [], 0, 1
+    try:
+        header = next(reader)
+        while True:
+            start = reader.line_num + 1  # where the next record begins: an open quote runs on from there
+            row = next(reader, None)
+            if row is None:
+                break
+            if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
+                malformed += 1  # more fields than columns: which is which cannot be known
+            elif any(v.strip() for v in row):
+                rows.append((row + [""] * len(header))[: len(header)])
+    except csv.Error as exc:
+        raise CatalogError(f"{path}: not a readable CSV (line {start}: {exc}); check its quotes") from None
+    return header, rows, malformed
+
+
+def _numbers(values: pd.Series, key: str) -> tuple[pd.Series, pd.Series]:
+    """A numeric column parsed (empty: NaN) and a mask of the rows whose value is not a plausible number."""
+    numbers = pd.to_numeric(values.str.strip().replace("", np.nan), errors="coerce")
+    lo, hi = RANGES[key]
+    given = values.str.strip() != ""
+    invalid = given & ~(numbers.between(lo, hi) & numbers.map(lambda v: math.isfinite(v) if v == v else False))
+    if key == "rating_count":
+        invalid |= given & (numbers % 1 != 0)
+    return numbers.where(~invalid), invalid
 
 
 def _split_genres(value) -> tuple[str, ...]:
@@ -65,33 +117,22 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     path = Path(path or DEFAULT_CATALOG)
     if not path.is_file():
         raise CatalogError(f"{path}: no such catalog file; check the path")
-    malformed: list[list[str]] = []
-    try:
-        raw = pd.read_csv(
-            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", engine="python",
-            on_bad_lines=lambda fields: malformed.append(fields),  # returns None: skip, but count it
-        )
-    except UnicodeDecodeError:
-        raise CatalogError(f"{path}: not UTF-8 text; save the CSV as UTF-8 and try again") from None
-    except pd.errors.EmptyDataError:
-        raise CatalogError(f"{path}: the file is empty; it needs a header row with 'title' and 'genres'") from None
-    except pd.errors.ParserError as exc:
-        raise CatalogError(f"{path}: not a readable CSV ({exc})") from None
-    cols = _find_columns(list(raw.columns), path)
-    movies = pd.DataFrame({
-        "title": raw[cols["title"]].str.strip(),
-        "genres": raw[cols["genres"]].map(_split_genres),
-    })
-    for key in ("year", "rating_mean", "rating_count"):
-        movies[key] = pd.to_numeric(raw[cols[key]], errors="coerce") if key in cols else np.nan
+    header, rows, malformed = _read_rows(path)
+    cols = _find_columns(header, path)
+    raw = pd.DataFrame(rows, columns=range(len(header)), dtype=str)
+    movies = pd.DataFrame({"title": raw[cols["title"]].str.strip(), "genres": raw[cols["genres"]].map(_split_genres)})
+    skipped = {"malformed": malformed, "no title": int((movies["title"] == "").sum()),
+               "no genres": int(((movies["title"] != "") & (movies["genres"].map(len) == 0)).sum())}
+    keep = (movies["title"] != "") & (movies["genres"].map(len) > 0)
+    for key in RANGES:
+        if key in cols:
+            movies[key], invalid = _numbers(raw[cols[key]], key)
+            skipped[f"invalid {key.replace('_', ' ')}"] = int((keep & invalid).sum())
+            keep &= ~invalid
+        else:
+            movies[key] = np.nan
     movies["movie_id"] = raw[cols["movie_id"]] if "movie_id" in cols else raw.index.astype(str)
-
-    skipped = {
-        "malformed": len(malformed),
-        "no title": int((movies["title"] == "").sum()),
-        "no genres": int(((movies["title"] != "") & (movies["genres"].map(len) == 0)).sum()),
-    }
-    movies = movies[(movies["title"] != "") & (movies["genres"].map(len) > 0)]
+    movies = movies[keep]
     before = len(movies)
     movies = movies.sort_values("rating_count", ascending=False, na_position="last")
     movies = movies.drop_duplicates(["title", "year"]).sort_index()
@@ -103,6 +144,9 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     movies = movies.reset_index(drop=True)
 
     genres = sorted({g for gs in movies["genres"] for g in gs})
+    if len(genres) > MAX_GENRES:
+        raise CatalogError(f"{path}: {len(genres)} distinct genres, more than the {MAX_GENRES} a catalog may have; "
+                           "check that the genres column lists genres (e.g. Comedy|Drama)")
     index = {g: i for i, g in enumerate(genres)}
     matrix = np.zeros((len(movies), len(genres)), np.float32)
     for row, gs in enumerate(movies["genres"]):

@@ -6,10 +6,12 @@ import itertools
 import json
 from statistics import median
 
+import numpy as np
 import pytest
 
 from recommender import CatalogError, Filters, load_catalog, recommend
 from recommender.__main__ import main
+from recommender.catalog import DEFAULT_CATALOG
 from recommender.rank import MOODS, mood_profile, weighted_rating
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -114,8 +116,59 @@ def test_catalog_without_ratings_still_recommends(tmp_path):
 
 
 def test_missing_columns_named(tmp_path):
-    with pytest.raises(CatalogError, match=r"missing column\(s\) genres .*found: title, year"):
+    with pytest.raises(CatalogError, match=r"missing column\(s\) genres \(its first line has 2 columns\)"):
         load_catalog(write(tmp_path, "title,year\nUp,2009\n"))
+
+
+def test_a_file_that_is_not_a_catalog_is_never_quoted(tmp_path):
+    secret = "root:x:0:0:root:/root:/bin/bash\nSECRET_TOKEN=abc123\n"
+    with pytest.raises(CatalogError) as err:
+        load_catalog(write(tmp_path, secret))
+    assert "root:x" not in str(err.value) and "abc123" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("title,genres,rating_count\nUp,Comedy,inf\nHeat,Crime,300\n", "invalid rating count"),
+    ("title,genres,year\nUp,Comedy,inf\nHeat,Crime,1995\n", "invalid year"),
+    ("title,genres,rating_mean\nUp,Comedy,1e308\nHeat,Crime,4.0\n", "invalid rating mean"),
+    ("title,genres,rating_count\nUp,Comedy,12.5\nHeat,Crime,300\n", "invalid rating count"),
+    ("title,genres,year\nUp,Comedy,1999,surplus\nHeat,Crime,1995\n", "malformed"),
+])
+def test_absurd_numbers_and_extra_fields_skip_their_row_with_the_reason(tmp_path, text, reason):
+    cat = load_catalog(write(tmp_path, text))
+    assert list(cat.movies["title"]) == ["Heat"] and cat.skipped == {reason: 1}
+
+
+def test_trailing_commas_do_not_shift_columns(tmp_path):
+    cat = load_catalog(write(tmp_path, "title,genres,year\nUp,Comedy,2009,\nHeat,Crime,1995,\n"))
+    assert list(cat.movies["title"]) == ["Up", "Heat"] and list(cat.movies["year"]) == [2009, 1995]
+
+
+def test_unterminated_quote_and_genre_flood_are_named(tmp_path):
+    with pytest.raises(CatalogError, match="line 3.*check its quotes"):
+        load_catalog(write(tmp_path, 'title,genres\nUp,Comedy\n"Heat,Crime\nA,B\n'))
+    flood = "title,genres\n" + "".join(f"Film {i},Genre{i}\n" for i in range(500))
+    with pytest.raises(CatalogError, match="500 distinct genres"):
+        load_catalog(write(tmp_path, flood, name="flood.csv"))
+
+
+def test_seeded_malformed_catalogs_give_a_catalog_or_one_line(tmp_path):
+    """Bytes of the bundled catalog's head flipped, cut, quoted and duplicated: never a traceback."""
+    rng = np.random.default_rng(11)
+    head = "".join(open(DEFAULT_CATALOG, encoding="utf-8").readlines()[:60]).encode()
+    for i in range(40):
+        data = bytearray(head)
+        for _ in range(int(rng.integers(1, 12))):
+            pos = int(rng.integers(0, len(data)))
+            data[pos:pos + 1] = rng.choice([b'"', b",", b"\n", b"|", b"inf", b"-1", b"\xff", b""])
+        path = tmp_path / f"fuzz{i}.csv"
+        path.write_bytes(bytes(data))
+        try:
+            cat = load_catalog(path)
+        except CatalogError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+            continue
+        assert len(cat.movies) and np.isfinite(cat.movies["rating_count"]).all()
 
 
 def test_wrong_encoding(tmp_path):
