@@ -27,6 +27,7 @@ from recommender.catalog import DEFAULT_CATALOG, skipped_message
 EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢", "surprise": "😮", "neutral": "😐"}
 # Remote deployments need a STUN/TURN server: set MOOD_RTC_CONFIGURATION to a JSON RTCConfiguration,
 # e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
+DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
@@ -64,7 +65,7 @@ def set_mood(scores: dict[str, float], source: str) -> None:
 
 def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
     uploads = st.file_uploader(
-        "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp"], accept_multiple_files=True
+        "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"], accept_multiple_files=True
     )
     if not uploads:
         return
@@ -80,7 +81,7 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
         faces = det.detect(image)
         all_faces += faces
         left, right = st.columns([3, 2])
-        left.image(annotate(image, faces), channels="BGR", caption=upload.name, width="stretch")
+        left.image(annotate(image, faces, max_side=DISPLAY_SIDE), channels="BGR", caption=upload.name, width="stretch")
         if not faces:
             right.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")
         for i, face in enumerate(faces, 1):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -17,8 +19,13 @@ COLORS = {
 }
 
 
-def annotate(image: np.ndarray, faces) -> np.ndarray:
-    """A copy of `image` with each face's box and "emotion NN%" label drawn."""
+def annotate(image: np.ndarray, faces, max_side: int | None = None) -> np.ndarray:
+    """A copy of `image` with each face's box and "emotion NN%" label drawn; with `max_side`, shrunk to fit it
+    first (a page need not send a 24-megapixel photo to the browser)."""
+    factor = min(1.0, max_side / max(image.shape[:2])) if max_side else 1.0
+    if factor < 1:
+        image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        faces = [replace(f, box=tuple(int(round(v * factor)) for v in f.box)) for f in faces]
     out = image.copy()
     scale = max(image.shape[:2]) / 800  # text and lines grow with the image, not with the face
     thickness = max(1, int(round(2 * scale)))

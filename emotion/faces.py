@@ -73,7 +73,7 @@ class MtcnnFinder:
     0 wrong results of 99 from 8 threads on one instance)."""
 
     name = "mtcnn"
-    MAX_SIDE = 3000  # larger photos are downscaled first (time grows with pixels); a 30 px face in a 4000 px photo survives
+    MAX_SIDE = 2000  # larger photos are searched on a copy this size (time and memory grow with pixels)
     NET_MIN_FACE = 20
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):

@@ -11,30 +11,42 @@ import io
 import os
 import warnings
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 MAX_PIXELS = 50_000_000  # ~ an 8K photo; larger files are refused before decoding (bomb guard)
+# Decoded size: 16- and 32-bit images cost 2-4x the memory and time per pixel of an 8-bit photo.
+MAX_DECODED_BYTES = 150_000_000  # = MAX_PIXELS of 8-bit RGB: the limit bites only at higher bit depths
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2,
+                   "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4}
 
 
 class ImageError(ValueError):
     """An input image that cannot be used; the message names the file and the problem."""
 
 
-def _to_rgb8(im: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit RGB; transparency is composited on white."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)).convert("RGB")
+def _to_bgr8(im: Image.Image) -> np.ndarray:
+    """Any Pillow mode as an 8-bit HxWx3 BGR array; transparency is composited on white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im)
+        if im.mode.startswith("I;16"):
+            gray = (arr >> 8).astype(np.uint8)
+        else:  # 32-bit integers or floats: 0-255 as they are, a larger range scaled into it
+            arr = arr.astype(np.float32)
+            top = float(np.nanmax(arr)) if arr.size else 255.0
+            gray = np.clip(np.nan_to_num(arr) * (255.0 / top if top > 255 else 1.0), 0, 255).astype(np.uint8)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     if im.mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA", "RGBa"):
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, im).convert("RGB")
-    return im.convert("RGB")
+        im = Image.alpha_composite(background, im)
+    if im.mode == "L":
+        return cv2.cvtColor(np.asarray(im), cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(np.asarray(im.convert("RGB")), cv2.COLOR_RGB2BGR)
 
 
 def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
@@ -58,7 +70,8 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
                 raise ImageError(f"{label}: the file is empty; choose a JPEG, PNG, WebP or BMP photo")
             fp = source
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own limits below, stricter than Pillow's bomb guard, decide (with the size in the message).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(fp) as im:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
@@ -66,15 +79,23 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
                         f"{label}: image is {w}x{h} pixels, over the {MAX_PIXELS // 1_000_000} "
                         "megapixel limit; resize it and try again"
                     )
+                decoded = w * h * BYTES_PER_PIXEL.get(im.mode, 4)
+                if decoded > MAX_DECODED_BYTES:
+                    raise ImageError(
+                        f"{label}: image is {w}x{h} pixels in {im.mode} mode, {decoded / 1e6:.0f} MB decoded, over the "
+                        f"{MAX_DECODED_BYTES // 1_000_000} MB limit; save it as an 8-bit JPEG or PNG, or smaller"
+                    )
                 im.load()
-                im = ImageOps.exif_transpose(im)
-                rgb = _to_rgb8(im)
+                bgr = _to_bgr8(ImageOps.exif_transpose(im))
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:  # over twice Pillow's own limit: refused before its size is read
+        raise ImageError(f"{label}: image is over the {MAX_PIXELS // 1_000_000} megapixel limit; resize it and try "
+                         "again") from None
+    except UnidentifiedImageError:
         raise ImageError(
             f"{label}: not a readable image (unknown or unsupported format); use JPEG, PNG, WebP or BMP"
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label}: the image is damaged or truncated ({exc}); re-export or re-download it") from None
-    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+    return np.ascontiguousarray(bgr)

@@ -61,6 +61,8 @@ def read_meta(path: str | Path) -> dict:
             if META_ENTRY not in zf.namelist():
                 raise ModelFileError(f"{path}: no label order stored in this model file; {fix}")
             meta = json.loads(zf.read(META_ENTRY))
+    except ModelFileError:
+        raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError):
         raise ModelFileError(f"{path}: not a readable .keras model file (damaged or another format); {fix}") from None
     except (ValueError, UnicodeDecodeError):  # JSON that does not parse

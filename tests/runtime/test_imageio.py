@@ -115,3 +115,21 @@ def test_messages_are_one_line(tmp_path, photo):
         with pytest.raises(ImageError) as err:
             read_image(bad)
         assert "\n" not in str(err.value)
+
+
+def test_over_pillows_own_limit_is_named_as_too_large_not_unknown():
+    """A 100-megapixel photo (over twice Pillow's bomb limit) is refused for its size, not called unreadable."""
+    data = encode(Image.new("L", (10_000, 10_000)), "PNG")
+    with pytest.raises(ImageError, match="over the 50 megapixel limit"):
+        read_image(data, name="huge.png")
+
+
+def test_high_bit_depth_counts_against_the_decoding_budget(monkeypatch):
+    """Memory and time grow with bytes per pixel: a 16-bit image of the same size costs twice an 8-bit one."""
+    import emotion.imageio
+
+    monkeypatch.setattr(emotion.imageio, "MAX_DECODED_BYTES", 1_500_000)
+    assert read_image(encode(Image.new("L", (1000, 1000)), "PNG")).shape == (1000, 1000, 3)
+    sixteen = Image.fromarray(np.full((1000, 1000), 40000, np.uint16))
+    with pytest.raises(ImageError, match=r"1000x1000 pixels in I;16 mode, 2 MB decoded, over the 1 MB limit"):
+        read_image(encode(sixteen, "PNG"), name="deep.png")
