@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import av
 import pandas as pd
@@ -33,21 +34,35 @@ RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceSe
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
 
 
-@st.cache_resource(show_spinner="Loading the emotion model ...")
-def load_model(model_path: str) -> EmotionDetector:
+def offered(default: Path, pattern: str, env: str) -> dict[str, str]:
+    """The files a viewer may choose, name -> path: those beside `default`, and in the folders the operator lists
+    in the environment variable `env` (os.pathsep-separated). Viewers never type server paths."""
+    folders = [default.parent] + [Path(f) for f in os.environ.get(env, "").split(os.pathsep) if f]
+    files = [default] + sorted(f for folder in folders for f in folder.glob(pattern) if f.is_file())
+    return {f.name if f.parent == default.parent else str(f): str(f.resolve()) for f in dict.fromkeys(files)}
+
+
+def version(path: str) -> float:
+    """A file's modification time: part of each cache key, so a replaced file is loaded again."""
+    return os.stat(path).st_mtime if os.path.exists(path) else 0.0
+
+
+# Caches are keyed by resolved path and modification time and hold a few entries each: memory stays bounded.
+@st.cache_resource(show_spinner="Loading the emotion model ...", max_entries=4)
+def load_model(model_path: str, _version: float) -> EmotionDetector:
     """The model, loaded once per process and shared by every viewer and detector."""
     return EmotionDetector.load(model_path, finder="haar")
 
 
-@st.cache_resource(show_spinner="Loading the face finder ...")
+@st.cache_resource(show_spinner="Loading the face finder ...", max_entries=16)
 def emotion_detector(model_path: str, finder: str, tta: bool, min_face: int) -> EmotionDetector:
     """The shared model with a face finder; cached so reruns get the very same object (thread-safe: see
     EmotionDetector)."""
-    return load_model(model_path).variant(make_finder(finder, min_face), tta)
+    return load_model(model_path, version(model_path)).variant(make_finder(finder, min_face), tta)
 
 
-@st.cache_resource(show_spinner="Loading the movie catalog ...")
-def load_movies(path: str):
+@st.cache_resource(show_spinner="Loading the movie catalog ...", max_entries=4)
+def load_movies(path: str, _version: float):
     return load_catalog(path)
 
 
@@ -161,24 +176,26 @@ with st.sidebar:
     st.header("Settings")
     photo_finder = st.selectbox("Face finder for photos", list(FINDERS), help="mtcnn: accurate; haar: fast")
     min_face = st.slider("Minimum face size (px)", 20, 200, 30, step=10)
-    model_path = st.text_input("Model file", str(DEFAULT_MODEL))
+    models = offered(DEFAULT_MODEL, "*.keras", "MOOD_MODELS")
+    model_path = models[st.selectbox("Model", list(models), help="models/*.keras, and the folders in MOOD_MODELS")]
     model, model_error = None, None
     try:
-        model = load_model(model_path)
+        model = load_model(model_path, version(model_path))
     except (FileNotFoundError, ValueError, OSError) as exc:
         model_error = exc
     # Default: the model's own setting (on when it helped on val). Live video stays without it:
     # 18 times the classification cost per frame for a label that is smoothed over time anyway.
     tta = st.toggle("Test-time augmentation (photos)", value=bool(model and model.tta),
                     help="Average each face over 18 mirrored, zoomed and rotated copies: more accurate, 18 times the model cost")
-    catalog_path = st.text_input("Movie catalog (CSV)", str(DEFAULT_CATALOG))
+    catalogs = offered(DEFAULT_CATALOG, "*.csv", "MOOD_CATALOGS")
+    catalog_path = catalogs[st.selectbox("Movie catalog", list(catalogs), help="data/*.csv, and the folders in MOOD_CATALOGS")]
     st.header("Recommendations")
     mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
     min_votes = st.slider("Minimum votes", 0, 200, 20, step=5)
     years = st.slider("Years", 1900, 2020, (1900, 2020))
     catalog = None
     try:
-        catalog = load_movies(catalog_path)
+        catalog = load_movies(catalog_path, version(catalog_path))
         if (note := skipped_message(catalog)):
             st.caption(note)
     except CatalogError as exc:
@@ -190,10 +207,10 @@ st.caption("Show your face to the webcam or upload a photo: every face gets its 
            "and you get films for the mood. Nothing leaves this computer.")
 
 if model_error is not None:
-    st.error(f"Cannot load the model: {model_error}. Fix the model path in the sidebar.")
+    st.error(f"Cannot load the model: {model_error}. Choose another model in the sidebar.")
     st.stop()
 # Live video runs on the small live model, several times faster per face, unless another model was chosen.
-live_model = str(LIVE_MODEL) if model_path == str(DEFAULT_MODEL) and LIVE_MODEL.exists() else model_path
+live_model = str(LIVE_MODEL.resolve()) if model_path == str(DEFAULT_MODEL.resolve()) and LIVE_MODEL.exists() else model_path
 live_det = emotion_detector(live_model, "haar", False, min_face)
 
 main, side = st.columns([3, 2], gap="large")

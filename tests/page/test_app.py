@@ -79,18 +79,26 @@ def test_recommendations_follow_mode_and_more(app, fer_faces):
     assert len(second) == 10 and not set(first) & set(second)
 
 
-def test_bad_model_path_is_one_message_and_fixing_it_recovers(app):
-    default = app.sidebar.text_input[0].value
-    app.sidebar.text_input[0].set_value("/nowhere/emotion.keras").run()
-    assert len(app.error) == 1 and "Cannot load the model" in app.error[0].value
-    assert "/nowhere/emotion.keras" in app.error[0].value
-    app.sidebar.text_input[0].set_value(default).run()
-    assert not app.error and not app.exception
-    assert app.title[0].value == "🎬 Mood movies"
+def test_viewers_choose_offered_files_and_a_broken_model_is_one_message(monkeypatch, tmp_path):
+    """No field takes a server path: models and catalogs come from models/, data/ and the operator's folders;
+    a broken model offered there is one message, and choosing another recovers."""
+    (tmp_path / "broken.keras").write_bytes(b"not a model")
+    monkeypatch.setenv("MOOD_MODELS", str(tmp_path))
+    stopped = types.SimpleNamespace(state=types.SimpleNamespace(playing=False))
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **kw: stopped)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.sidebar.text_input  # nothing to type a path into
+    model = next(box for box in at.sidebar.selectbox if box.label == "Model")
+    assert model.value == "emotion.keras" and str(tmp_path / "broken.keras") in model.options
+    model.set_value(str(tmp_path / "broken.keras")).run()
+    assert len(at.error) == 1 and "Cannot load the model" in at.error[0].value and "broken.keras" in at.error[0].value
+    next(box for box in at.sidebar.selectbox if box.label == "Model").set_value("emotion.keras").run()
+    assert not at.error and not at.exception and at.title[0].value == "🎬 Mood movies"
 
 
 def test_photo_tta_defaults_to_the_models_own_setting(app):
+    from emotion.detector import DEFAULT_MODEL
     from emotion.modelfile import read_meta
 
     toggle = app.sidebar.toggle[0]
-    assert toggle.value == read_meta(app.sidebar.text_input[0].value).get("tta_default", False)
+    assert toggle.value == read_meta(DEFAULT_MODEL).get("tta_default", False)
