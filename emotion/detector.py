@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from scipy.special import softmax
 
-from .faces import Box, FaceFinder, make_finder
+from .faces import Box, FaceFinder, make_finder, reading_order
 from .inference import Forward, graph_forward, lite_forward, run_model
 from .modelfile import load_model, read_meta
 from .preprocess import preprocess_face, to_batch
@@ -111,7 +111,7 @@ class EmotionDetector:
         return self._scores(to_batch([preprocess_face(image, b) for b in boxes]))
 
     def detect(self, image: np.ndarray, near: list[Box] | None = None) -> list[Face]:
-        """Find every face in an image and label it; no face is an empty list, not an error.
+        """Find every face in an image and label it, in reading order; no face is an empty list, not an error.
 
         `near` (live video): boxes of faces seen a frame ago; a finder that can (Haar) then
         searches only around them, several times faster than a full search.
@@ -119,7 +119,7 @@ class EmotionDetector:
         image = as_bgr(image)
         find_near = getattr(self.finder, "find_near", None)
         found = self.finder.find(image) if near is None or find_near is None else find_near(image, near)
-        found = [f for f in found if f.box[2] > 0 and f.box[3] > 0]
+        found = reading_order([f for f in found if f.box[2] > 0 and f.box[3] > 0])
         scores = self.classify_boxes(image, [f.box for f in found])
         return [Face(f.box, max(s, key=s.get), s, f.confidence, f.landmarks) for f, s in zip(found, scores)]
 

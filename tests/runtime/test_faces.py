@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion.faces import frame_box, iou, make_finder
+from emotion.faces import FaceBox, frame_box, iou, make_finder, reading_order
 from training.scenes import background, make_scene
 
 
@@ -121,9 +121,18 @@ def test_one_finder_shared_by_threads_gives_each_its_own_faces(name, mtcnn, haar
     finder = {"mtcnn": mtcnn, "haar": haar}[name]
     scenes = [make_scene([fer_faces[c][0] for c in labels], sizes, seed=seed)[0] for seed, (labels, sizes) in
               enumerate([(["happy"], [200]), (["sad", "surprise"], [150, 110]), (["angry", "neutral", "fear"], [130, 120, 110])])]
-    expected = [[f.box for f in finder.find(scene)] for scene in scenes]
+    expected = [[f.box for f in reading_order(finder.find(scene))] for scene in scenes]
     assert all(expected) and len({tuple(e) for e in expected}) == 3  # a mix-up would show
     rounds = 30 if name == "haar" else 4
     with ThreadPoolExecutor(8) as pool:
-        got = list(pool.map(lambda i: (i % 3, [f.box for f in finder.find(scenes[i % 3])]), range(8 * rounds)))
+        got = list(pool.map(lambda i: (i % 3, [f.box for f in reading_order(finder.find(scenes[i % 3]))]),
+                            range(8 * rounds)))
     assert all(boxes == expected[k] for k, boxes in got)
+
+
+def test_faces_come_in_reading_order():
+    """Rows top to bottom, left to right within a row, even when heads in a row are not level."""
+    boxes = [(400, 210, 100, 100), (50, 40, 100, 100), (250, 70, 100, 100), (60, 230, 100, 100), (450, 20, 100, 100)]
+    order = [f.box for f in reading_order([FaceBox(b) for b in boxes])]
+    assert order == [(50, 40, 100, 100), (250, 70, 100, 100), (450, 20, 100, 100), (60, 230, 100, 100), (400, 210, 100, 100)]
+    assert reading_order([]) == []

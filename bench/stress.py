@@ -1,0 +1,112 @@
+"""Stress test: one shared EmotionDetector used from many threads at once, as the page's viewers use it.
+
+    python bench/stress.py [--threads 8] [--seconds 60]
+
+Each thread loops for --seconds over real FER2013 faces pasted in scenes: the live path (the Haar face
+finder, and a LiveProcessor of its own over a 30-frame clip, as each viewer has) and the photo path (MTCNN,
+TTA). Every result must equal the single-thread result for the same input; prints the calls, mismatches
+and exceptions per path. Exit code 1 on any mismatch or exception.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from emotion import EmotionDetector
+from emotion.faces import make_finder
+from emotion.imageio import read_image
+from emotion.preprocess import preprocess_face
+from emotion.video import LiveProcessor
+from training.scenes import make_scene
+
+FER_VAL = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fer2013" / "val"
+
+
+def scenes(n: int) -> list[np.ndarray]:
+    """`n` 640x480 scenes of 1-3 real val faces each, all different."""
+    files = [sorted((FER_VAL / c).glob("*.jpg"))[:8] for c in ("happy", "sad", "surprise", "angry", "neutral", "fear")]
+    out = []
+    for i in range(n):
+        k = 1 + i % 3
+        faces = [preprocess_face(read_image(files[(i + j) % 6][i % 8])) for j in range(k)]
+        out.append(make_scene(faces, [190, 150, 120][:k], seed=100 + i)[0])
+    return out
+
+
+def key(faces) -> list[tuple]:
+    """A comparable summary of a result: boxes, labels and scores to 1e-5."""
+    return [(f.box, f.emotion, tuple(round(v, 5) for v in f.scores.values())) for f in faces]
+
+
+def clip_result(detector: EmotionDetector, frames: list[np.ndarray]) -> list[tuple]:
+    """What one viewer's LiveProcessor shows after a clip: its smoothed faces on the last frame."""
+    processor = LiveProcessor(detector)
+    for i, frame in enumerate(frames):
+        processor.process(frame, now=i / 30)
+    return key(processor._update([], len(frames) / 30))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+
+    photo = EmotionDetector.load(finder="mtcnn")  # TTA as the model's own default
+    live = photo.variant(make_finder("haar"), tta=False)
+    images = scenes(6)
+    clip = [images[0]] * 10 + [images[1]] * 10 + [images[2]] * 10
+    reference = {
+        "live": [key(live.detect(im)) for im in images],
+        "photo": [key(photo.detect(im)) for im in images],
+        "clip": clip_result(live, clip),
+    }
+    tally = {path: {"calls": 0, "mismatches": 0, "exceptions": 0} for path in reference}
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        end = time.monotonic() + args.seconds
+        while time.monotonic() < end:
+            path = rng.choice(["live", "live", "photo", "clip"])  # the live path is the busiest
+            i = int(rng.integers(len(images)))
+            try:
+                if path == "clip":
+                    same = clip_result(live, clip) == reference["clip"]
+                else:
+                    same = key((live if path == "live" else photo).detect(images[i])) == reference[path][i]
+                outcome = "calls" if same else "mismatches"
+            except Exception:  # counted and shown: the test is that there are none
+                outcome = "exceptions"
+                with lock:
+                    errors.append(traceback.format_exc(limit=3))
+            with lock:
+                tally[path]["calls"] += 1
+                if outcome != "calls":
+                    tally[path][outcome] += 1
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(args.threads)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"{args.threads} threads x {args.seconds:.0f} s on one shared detector ({time.monotonic() - start:.0f} s wall)")
+    for path, t in tally.items():
+        print(f"  {path:<6} {t['calls']:>6} calls, {t['mismatches']} results unlike the single-thread ones, "
+              f"{t['exceptions']} exceptions")
+    for error in errors[:3]:
+        print(error, file=sys.stderr)
+    return 1 if any(t["mismatches"] or t["exceptions"] for t in tally.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
