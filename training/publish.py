@@ -38,8 +38,8 @@ CARD = """# Model card: `models/emotion.keras`
   outputs calibrated logits (softmax gives the probabilities).
 - **Architecture**: {architecture}.
   **{params:,} parameters**, file size {size_mb:.1f} MB.
-- **Runtime**: inference runs on `models/emotion.tflite`, this file's TFLite export
-  ({runtime}); cost per face and per frame: `bench/RESULTS.md`.
+- **Runtime**: inference runs on this file's TFLite exports: {runtime}; cost per face and per frame:
+  `bench/RESULTS.md`.
 - **Code**: {commands}; this card: `python -m training publish {run}{int8_flag}`.
 
 ## Training
