@@ -133,3 +133,44 @@ def test_high_bit_depth_counts_against_the_decoding_budget(monkeypatch):
     sixteen = Image.fromarray(np.full((1000, 1000), 40000, np.uint16))
     with pytest.raises(ImageError, match=r"1000x1000 pixels in I;16 mode, 2 MB decoded, over the 1 MB limit"):
         read_image(encode(sixteen, "PNG"), name="deep.png")
+
+
+def test_seeded_malformed_images_give_an_image_or_one_line_quickly(tmp_path, photo, capsys):
+    """Valid photos in six formats, cut short, bit-flipped or behind another format's magic bytes: each is an
+    image or one ImageError line, within 10 s, and the CLI reports every file and goes on."""
+    import time
+
+    from emotion.cli import main
+
+    rng = np.random.default_rng(5)
+    small = photo.resize((160, 120))
+    encoded = [encode(small, fmt) for fmt in ("JPEG", "PNG", "GIF", "TIFF", "BMP", "WEBP")]
+    files = []
+    for i in range(48):
+        data = bytearray(encoded[i % len(encoded)])
+        kind = i % 4
+        if kind == 0:
+            data = data[: int(rng.integers(1, len(data)))]
+        elif kind == 1:
+            for pos in rng.integers(0, len(data), int(rng.integers(1, 40))):
+                data[pos] ^= int(rng.integers(1, 256))
+        elif kind == 2:
+            data = encoded[(i + 1) % len(encoded)][:16] + data[16:]
+        else:
+            data = bytes(data[:8]) + rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
+        files.append(tmp_path / f"fuzz{i}.img")
+        files[-1].write_bytes(bytes(data))
+    for path in files:
+        start = time.perf_counter()
+        try:
+            image = read_image(path)
+            assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        except ImageError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+        assert time.perf_counter() - start < 10, path
+    code = main(["predict", *map(str, files), "--json", "--finder", "haar"])
+    out = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in out.err
+    import json
+
+    assert [r["image"] for r in json.loads(out.out)] == list(map(str, files))
