@@ -8,16 +8,19 @@ st.cache_resource; live frames go to emotion.video.LiveProcessor on streamlit-we
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 
 import av
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
-from emotion import EmotionDetector, ImageError, read_image
+from emotion import EmotionDetector, Face, ImageError, read_image
 from emotion.detector import DEFAULT_MODEL, LIVE_MODEL
 from emotion.draw import annotate
 from emotion.faces import FINDERS, make_finder
@@ -29,6 +32,7 @@ EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "s
 # Remote deployments need a STUN/TURN server: set MOOD_RTC_CONFIGURATION to a JSON RTCConfiguration,
 # e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
+PHOTO_SLOTS = max(1, (os.cpu_count() or 2) // 2)
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
@@ -66,6 +70,31 @@ def load_movies(path: str, _version: float):
     return load_catalog(path)
 
 
+@st.cache_resource
+def photo_slots() -> threading.BoundedSemaphore:
+    """Photos analysed at once, for all viewers together: each takes up to ~0.5 GB and the CPU's cores, so more
+    would only share them and add up memory; the others wait their turn (bench/RESULTS.md)."""
+    return threading.BoundedSemaphore(PHOTO_SLOTS)
+
+
+# Per upload and settings, computed once: a rerun for any other widget reuses it (content hash in the key).
+@st.cache_data(max_entries=32, show_spinner=False)
+def analyse_photo(digest: str, name: str, model_path: str, _version: float, finder: str, tta: bool, min_face: int,
+                  _data: bytes) -> tuple[list[Face], np.ndarray]:
+    """The labelled faces of one uploaded photo and the photo annotated for display (at most DISPLAY_SIDE px)."""
+    det = emotion_detector(model_path, finder, tta, min_face)
+    slots = photo_slots()
+    if not slots.acquire(blocking=False):
+        with st.spinner("Another photo is being analysed; yours is next ..."):
+            slots.acquire()
+    try:
+        image = read_image(_data, name=name)
+        faces = det.detect(image)
+        return faces, annotate(image, faces, max_side=DISPLAY_SIDE)
+    finally:
+        slots.release()
+
+
 def mood_line(scores: dict[str, float]) -> str:
     top = sorted(scores.items(), key=lambda kv: -kv[1])[:3]
     return " · ".join(f"{EMOJI.get(k, '')} {k} {v:.0%}" for k, v in top)
@@ -84,26 +113,27 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
     )
     if not uploads:
         return
-    # Only now: the photo face finder (MTCNN) brings TensorFlow, seconds of start-up the page need not wait for.
-    det = emotion_detector(model_path, finder, tta, min_face)
     all_faces = []
     for upload in uploads:
+        data = upload.getvalue()
         try:
-            image = read_image(upload.getvalue(), name=upload.name)
+            # The photo face finder (MTCNN) and TensorFlow load only now, with the first photo.
+            with st.spinner(f"Finding and labelling the faces in {upload.name} ..."):
+                faces, shown = analyse_photo(hashlib.sha256(data).hexdigest(), upload.name, model_path,
+                                             version(model_path), finder, tta, min_face, data)
         except ImageError as exc:
             st.error(str(exc))
             continue
-        faces = det.detect(image)
         all_faces += faces
         left, right = st.columns([3, 2])
-        left.image(annotate(image, faces, max_side=DISPLAY_SIDE), channels="BGR", caption=upload.name, width="stretch")
+        left.image(shown, channels="BGR", caption=upload.name, width="stretch")
         if not faces:
             right.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")
         for i, face in enumerate(faces, 1):
             right.markdown(f"**Face {i}: {EMOJI.get(face.emotion, '')} {face.emotion}** ({face.scores[face.emotion]:.0%})")
             right.bar_chart(pd.Series(face.scores, name="probability"), horizontal=True, height=230)
     if all_faces:
-        group = {k: sum(f.scores[k] for f in all_faces) / len(all_faces) for k in det.labels}
+        group = {k: sum(f.scores[k] for f in all_faces) / len(all_faces) for k in all_faces[0].scores}
         if len(all_faces) > 1:
             st.markdown(f"**Group mood of {len(all_faces)} faces:** {mood_line(group)}")
         if st.session_state.get("photo_mood") != group:  # a new photo: its mood drives the films, until the user

@@ -102,3 +102,17 @@ def test_photo_tta_defaults_to_the_models_own_setting(app):
 
     toggle = app.sidebar.toggle[0]
     assert toggle.value == read_meta(DEFAULT_MODEL).get("tta_default", False)
+
+
+def test_a_widget_change_after_an_upload_does_not_analyse_the_photo_again(app, fer_faces, monkeypatch):
+    from emotion.detector import EmotionDetector
+
+    calls = []
+    real = EmotionDetector.detect
+    monkeypatch.setattr(EmotionDetector, "detect", lambda self, *a, **kw: calls.append(1) or real(self, *a, **kw))
+    scene, _ = make_scene([fer_faces["happy"][1]], [180], seed=21)
+    at = upload(app, "again.png", png(scene))
+    assert len(calls) == 1 and "Face 1:" in markdown(at)
+    at.sidebar.radio[0].set_value("lift").run()
+    at.button(key="more").click().run()
+    assert len(calls) == 1 and "Face 1:" in markdown(at) and not at.exception
