@@ -22,9 +22,9 @@ from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse o
 
 from emotion import EmotionDetector, Face, ImageError, read_image
 from emotion.detector import DEFAULT_MODEL, LIVE_MODEL
-from emotion.draw import annotate
+from emotion.draw import annotate, notice
 from emotion.faces import FINDERS, make_finder
-from emotion.video import LiveProcessor
+from emotion.video import LiveProcessor, ViewerLimit
 from recommender import MODES, CatalogError, Filters, load_catalog, recommend
 from recommender.catalog import DEFAULT_CATALOG, skipped_message
 
@@ -33,6 +33,8 @@ EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "s
 # e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
 PHOTO_SLOTS = max(1, (os.cpu_count() or 2) // 2)
+# Live viewers analysed at once; more are told the server is busy (capacity measured by bench/load.py).
+MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS", "4"))
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
@@ -141,17 +143,31 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
             set_mood(group, "photo")
 
 
+@st.cache_resource
+def viewer_limit() -> ViewerLimit:
+    """One limit for all viewers of this server process."""
+    return ViewerLimit(MAX_LIVE_VIEWERS)
+
+
 def live_tab(det: EmotionDetector) -> None:
     st.caption("Press START and allow the camera. If the camera is denied or missing, allow it in the "
                "browser's site settings (or use the Photo tab).")
     # Per viewer; "live" itself is the streamer's own session_state key.
     if "live_processor" not in st.session_state or st.session_state.live_processor.detector is not det:
         st.session_state.live_processor = LiveProcessor(det)
+        st.session_state.turned_away = threading.Event()
     processor: LiveProcessor = st.session_state.live_processor
+    turned_away: threading.Event = st.session_state.turned_away
+    limit = viewer_limit()
 
     def callback(frame: av.VideoFrame) -> av.VideoFrame:
-        # Worker thread: no st.* calls here; results leave through the processor's lock.
-        return av.VideoFrame.from_ndarray(processor.process(frame.to_ndarray(format="bgr24")), format="bgr24")
+        # Worker thread: no st.* calls here; results leave through the processor's lock and a thread-safe Event.
+        image = frame.to_ndarray(format="bgr24")
+        if not limit.admit(id(processor)):  # the server already analyses as many videos as it can keep up with
+            turned_away.set()
+            return av.VideoFrame.from_ndarray(notice(image, "Busy: try again in a minute"), format="bgr24")
+        turned_away.clear()
+        return av.VideoFrame.from_ndarray(processor.process(image, captured=frame.time), format="bgr24")
 
     ctx = webrtc_streamer(
         key="live",
@@ -163,11 +179,18 @@ def live_tab(det: EmotionDetector) -> None:
 
     @st.fragment(run_every=1.0 if ctx.state.playing else None)
     def readout() -> None:
+        if ctx.state.playing and turned_away.is_set():
+            st.warning(f"The server is analysing {limit.limit} other viewers' video, as many as it can keep up with. "
+                       "Try again in a minute, or use the Photo tab.")
+            return
         mood = processor.mood()
         if mood is None:
             st.info("Waiting for a face ..." if ctx.state.playing else "Live mood appears here once the camera runs.")
             return
         st.markdown(f"**Live mood:** {mood_line(mood)}")
+        if (stats := processor.stats()) is not None:
+            st.caption(f"Analysing {stats['fps']:.1f} frames/s · {stats['p50_ms']:.0f} ms a frame "
+                       f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms behind the camera")
         timeline = processor.timeline()
         if len(timeline) > 1:
             t0 = timeline[0][0]

@@ -41,3 +41,14 @@ def annotate(image: np.ndarray, faces, max_side: int | None = None) -> np.ndarra
         cv2.putText(out, text, (x + thickness, top + th + thickness), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
                     (255, 255, 255) if sum(color) < 400 else (0, 0, 0), thickness, cv2.LINE_AA)
     return out
+
+
+def notice(image: np.ndarray, text: str) -> np.ndarray:
+    """A dimmed copy of `image` with `text` across its middle (a message shown in place of the analysis)."""
+    out = (image * 0.4).astype(np.uint8)
+    scale = max(0.6, image.shape[1] / 800)
+    thickness = max(1, int(round(2 * scale)))
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    origin = ((image.shape[1] - tw) // 2, (image.shape[0] + th) // 2)
+    cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return out

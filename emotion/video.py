@@ -1,10 +1,11 @@
 """Live video: per-frame detection and labelling with per-face temporal smoothing.
 
 One `LiveProcessor` per viewer. `process(frame)` runs on the webcam worker thread:
-detect (fast detector; a full-frame search every few frames, in between only near the tracked
+find faces (the fast finder; a full-frame search every few frames, in between only near the tracked
 faces) -> one batched classification -> exponential moving average per face, faces matched
-across frames by box overlap -> boxes drawn. The page reads the smoothed mood
-and its timeline through `mood()` / `timeline()`, which are safe to call from another thread.
+across frames by box overlap -> boxes drawn. The page reads the smoothed mood, its timeline and
+the processing rate through `mood()` / `timeline()` / `stats()`, which are safe to call from another
+thread. `ViewerLimit` caps how many viewers' video one process analyses at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ FORGET_SECONDS = 1.0  # a face unseen this long is dropped
 HOLD_SECONDS = 0.3  # a face the detector missed this recently keeps its box and label on screen (no flicker)
 MATCH_IOU = 0.3
 TIMELINE_POINTS = 600  # ~10 minutes at one point per second
+STATS_SECONDS = 5.0  # the processing rate and latency are over this recent window
 
 
 @dataclass
@@ -49,15 +51,28 @@ class LiveProcessor:
         self._mood: dict[str, float] | None = None
         self._timeline: deque[tuple[float, dict[str, float]]] = deque(maxlen=TIMELINE_POINTS)
         self._frames = 0
+        self._recent: deque[tuple[float, float, float]] = deque(maxlen=1000)  # (done at, ms, lag ms) per frame
+        self._first: tuple[float, float] | None = None  # (wall clock, capture time) of the first frame
 
-    def process(self, frame: np.ndarray, now: float | None = None) -> np.ndarray:
-        """Label every face in a BGR frame; returns the frame with smoothed boxes and labels drawn."""
-        now = time.monotonic() if now is None else now
+    def process(self, frame: np.ndarray, now: float | None = None, captured: float | None = None) -> np.ndarray:
+        """Label every face in a BGR frame; returns the frame with smoothed boxes and labels drawn.
+
+        `captured`: the frame's capture time in seconds (the video's timestamp), for the lag statistics."""
+        start = time.monotonic()
+        now = start if now is None else now
         full_search = self._frames % DETECT_EVERY == 0 or not self.tracks
         self._frames += 1
         faces = self.detector.detect(frame, near=None if full_search else [t.box for t in self.tracks])
         smoothed = self._update(faces, now)
-        return annotate(frame, smoothed)
+        out = annotate(frame, smoothed)
+        done = time.monotonic()
+        with self._lock:
+            if captured is not None and self._first is None:
+                self._first = (start, captured)
+            # How far this frame's result trails its capture, relative to the first frame: grows if frames queue.
+            lag = 0.0 if captured is None else (done - self._first[0]) - (captured - self._first[1])
+            self._recent.append((done, (done - start) * 1000, lag * 1000))
+        return out
 
     def _update(self, faces: list[Face], now: float) -> list[Face]:
         unmatched = list(self.tracks)
@@ -98,3 +113,36 @@ class LiveProcessor:
         """(time, mood) about once per second of the session."""
         with self._lock:
             return list(self._timeline)
+
+    def stats(self) -> dict[str, float] | None:
+        """Frames analysed per second, their p50/p95 processing ms and the median lag behind capture (ms) over
+        the last STATS_SECONDS, or None when no frame came in that time."""
+        with self._lock:
+            recent = [r for r in self._recent if r[0] >= time.monotonic() - STATS_SECONDS]
+        if not recent:
+            return None
+        ms = [r[1] for r in recent]
+        return {"fps": len(recent) / STATS_SECONDS, "p50_ms": float(np.percentile(ms, 50)),
+                "p95_ms": float(np.percentile(ms, 95)), "lag_ms": float(np.median([r[2] for r in recent]))}
+
+
+class ViewerLimit:
+    """How many viewers' live video one process analyses at once. A viewer holds its place while its frames keep
+    coming; one whose frames stopped for IDLE_SECONDS frees it. Safe to share between threads."""
+
+    IDLE_SECONDS = 3.0
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._last: dict[int, float] = {}
+
+    def admit(self, viewer: int, now: float | None = None) -> bool:
+        """True if `viewer` (any stable id) may have this frame analysed; False while the others fill the limit."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._last = {v: t for v, t in self._last.items() if now - t < self.IDLE_SECONDS}
+            if viewer in self._last or len(self._last) < self.limit:
+                self._last[viewer] = now
+                return True
+            return False

@@ -129,3 +129,30 @@ def test_mood_readable_from_another_thread_while_processing():
         thread.join()
     assert all(r is None or r["happy"] == pytest.approx(0.7) for r in readings)
     assert len(proc.timeline()) >= 1
+
+
+def test_viewer_limit_turns_away_extra_viewers_until_a_place_frees():
+    from emotion.video import ViewerLimit
+
+    limit = ViewerLimit(2)
+    assert limit.admit(1, now=0.0) and limit.admit(2, now=0.1)
+    assert not limit.admit(3, now=0.2)  # the two others keep their places
+    assert limit.admit(1, now=1.0) and limit.admit(2, now=1.0) and not limit.admit(3, now=1.5)
+    assert limit.admit(3, now=1.0 + ViewerLimit.IDLE_SECONDS + 0.5)  # viewer 1 and 2 stopped sending frames
+
+
+def test_stats_count_frames_and_lag(live, fer_faces):
+    scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=3)
+    processor = LiveProcessor(live)
+    assert processor.stats() is None
+    for i in range(10):
+        processor.process(scene, captured=float(i))
+    stats = processor.stats()
+    assert stats["fps"] == pytest.approx(10 / 5.0) and 0 < stats["p50_ms"] <= stats["p95_ms"]
+    # Lag = time since the first result minus camera time since the first frame: frames captured 1 s apart but
+    # analysed within milliseconds are far ahead (negative); a camera clock standing still means growing lag.
+    assert stats["lag_ms"] == pytest.approx(-4500, abs=400)
+    stalled = LiveProcessor(live)
+    for _ in range(10):
+        stalled.process(scene, captured=0.0)
+    assert stalled.stats()["lag_ms"] > 0
