@@ -1,0 +1,182 @@
+"""Capacity of the live page: N viewers with fake webcams on one server, per-viewer frame rate and latency.
+
+    python bench/load.py [--viewers 1 2 4 8] [--seconds 60] [--soak 300] [--limit 4]
+
+Starts `streamlit run app.py` (with MOOD_MAX_LIVE_VIEWERS=--limit) and, for each N, one headless Debian
+Chromium with N pages, each sending a clip of real FER2013 faces from a fake camera. Every 5 s it reads
+each page's live readout (frames/s analysed, ms a frame, lag behind the camera) or its "busy" notice, and
+the server's CPU use and resident memory. With --soak S, the largest N within the limit runs S seconds
+and the lag's growth over that time is reported. Prints a table and writes it to bench/RESULTS.md.
+The browsers run on the same cores as the server, so the figures are a lower bound of a real deployment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emotion.imageio import read_image
+from emotion.preprocess import preprocess_face
+from training.scenes import background, paste_face
+
+ROOT = Path(__file__).resolve().parents[1]
+FER_VAL = ROOT.parent / "shared" / "datasets" / "fer2013" / "val"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+                 "--use-fake-device-for-media-stream"]
+READOUT = re.compile(r"Analysing ([\d.]+) frames/s · (\d+) ms a frame \(p95 (\d+) ms\) · (-?\d+) ms behind")
+
+
+def camera_clip(path: Path, frames: int = 90) -> None:
+    """An MJPEG clip (640x480) of two real faces drifting over a room-like background."""
+    rng = np.random.default_rng(0)
+    faces = [preprocess_face(read_image(sorted((FER_VAL / c).glob("*.jpg"))[0])) for c in ("happy", "surprise")]
+    bg = background(480, 640, rng)
+    with open(path, "wb") as fh:
+        for i in range(frames):
+            frame = bg.copy()
+            paste_face(frame, faces[0], (60 + int(30 * np.sin(i / 12)), 120, 200, 200))
+            paste_face(frame, faces[1], (380, 140 + int(20 * np.cos(i / 12)), 180, 180))
+            fh.write(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+
+
+def start_server(limit: int) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+                              cwd=ROOT, env={**os.environ, "MOOD_MAX_LIVE_VIEWERS": str(limit)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the page did not start within 2 minutes")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
+
+
+def readouts(pages) -> list[tuple | str | None]:
+    """Each page's (fps, p50 ms, p95 ms, lag ms), "busy", or None (no figure yet)."""
+    out = []
+    for page in pages:
+        text = page.inner_text("body")
+        if "The server is analysing" in text:
+            out.append("busy")
+        elif m := READOUT.search(text):
+            out.append(tuple(float(v) for v in m.groups()))
+        else:
+            out.append(None)
+    return out
+
+
+def run(playwright, url: str, clip: Path, n: int, seconds: float, server_pid: int) -> dict:
+    """N viewers for `seconds`: medians of each viewer's samples, then the worst and typical viewer."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [f"--use-file-for-fake-video-capture={clip}"])
+    try:
+        pages = []
+        for _ in range(n):
+            page = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(url)
+            page.get_by_role("tab", name="🎥 Live webcam").click(timeout=120_000)
+            page.frame_locator("iframe[title*='webrtc']").first.get_by_role("button", name="START").click(timeout=120_000)
+            pages.append(page)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(r is None for r in readouts(pages)):
+            time.sleep(2)
+        samples: list[list] = [[] for _ in pages]
+        cpu0, t0, rss = cpu_seconds(server_pid), time.monotonic(), []
+        end = t0 + seconds
+        while time.monotonic() < end:
+            time.sleep(5)
+            for k, r in enumerate(readouts(pages)):
+                samples[k].append(r)
+            rss.append(rss_mb(server_pid))
+        cpu = (cpu_seconds(server_pid) - cpu0) / (time.monotonic() - t0) / os.cpu_count()
+        served = [[s for s in viewer if isinstance(s, tuple)] for viewer in samples]
+        served = [v for v in served if len(v) >= max(1, len(samples[0]) // 2)]
+        busy = sum(sum(s == "busy" for s in viewer) > len(viewer) // 2 for viewer in samples)
+        result = {"viewers": n, "served": len(served), "busy": busy, "server_cpu": cpu, "server_rss_mb": max(rss)}
+        if served:
+            fps = [float(np.median([s[0] for s in v])) for v in served]
+            p95 = [float(np.median([s[2] for s in v])) for v in served]
+            growth = [v[-1][3] - v[0][3] for v in served]
+            result.update(fps_min=min(fps), fps_median=float(np.median(fps)), p95_ms_max=max(p95),
+                          lag_growth_ms_max=max(growth))
+        return result
+    finally:
+        browser.close()
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--seconds", type=float, default=60, help="measuring time per N after all viewers run")
+    parser.add_argument("--soak", type=float, default=0, help="seconds of the largest N within --limit, for lag growth")
+    parser.add_argument("--limit", type=int, default=4, help="the server's MOOD_MAX_LIVE_VIEWERS")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit("needs Debian's chromium: apt-get install chromium")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "camera.mjpeg"
+        camera_clip(clip)
+        server, url = start_server(args.limit)
+        try:
+            with sync_playwright() as p:
+                rows = [run(p, url, clip, n, args.seconds, server.pid) for n in args.viewers]
+                if args.soak:
+                    n = max(v for v in args.viewers if v <= args.limit)
+                    rows.append({**run(p, url, clip, n, args.soak, server.pid), "soak": True})
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    lines = ["| viewers | analysed | told busy | fps per viewer (min / median) | p95 ms a frame (worst) | lag growth ms "
+             "(worst) | server CPU | server RSS MB |", "|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for r in rows:
+        label = f"{r['viewers']}" + (f" ({args.soak:.0f} s soak)" if r.get("soak") else "")
+        fps = f"{r['fps_min']:.1f} / {r['fps_median']:.1f}" if "fps_min" in r else "-"
+        lines.append(f"| {label} | {r['served']} | {r['busy']} | {fps} | {r.get('p95_ms_max', float('nan')):.0f} | "
+                     f"{r.get('lag_growth_ms_max', float('nan')):.0f} | {r['server_cpu']:.0%} | {r['server_rss_mb']:.0f} |")
+    print("\n".join(lines))
+    from realtime import cpu_kind, machine, write_section  # bench/realtime.py, beside this script
+
+    title, flags = cpu_kind()
+    write_section(args.results, f"Live viewers on one server ({title})", [
+        f"{time.strftime('%Y-%m-%d')}, `python bench/load.py --viewers {' '.join(map(str, args.viewers))} --seconds "
+        f"{args.seconds:.0f}{f' --soak {args.soak:.0f}' if args.soak else ''} --limit {args.limit}`.",
+        f"Machine: {machine()}; CPU flags: {flags}. The browsers (one Chromium, a page per viewer, fake 640x480 "
+        "cameras with two real faces) ran on the same cores as the server.",
+        "", *lines,
+    ])
+
+
+if __name__ == "__main__":
+    main()
