@@ -29,6 +29,7 @@ COLUMNS = {
     "rating_count": ("rating_count", "votes", "num_ratings", "vote_count", "n_ratings", "ratings"),
     "movie_id": ("movie_id", "movieid", "id"),
 }
+MOVIELENS_IDS = ("movie_id", "movieid")  # id columns named as MovieLens names them: its ids, linkable
 
 
 MAX_BYTES = 50_000_000  # ~10x MovieLens' full 62k-film list; a larger file is refused before reading
@@ -50,6 +51,7 @@ class Catalog:
     genre_matrix: np.ndarray  # movies x genres, 0/1 float32
     path: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
+    movielens_ids: bool = False  # movie_id holds MovieLens ids: https://movielens.org/movies/<id> is the film's page
 
 
 def _find_columns(header: list[str], path: Path) -> dict[str, int]:
@@ -151,7 +153,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     matrix = np.zeros((len(movies), len(genres)), np.float32)
     for row, gs in enumerate(movies["genres"]):
         matrix[row, [index[g] for g in gs]] = 1.0
-    return Catalog(movies, genres, matrix, str(path), skipped)
+    movielens = "movie_id" in cols and header[cols["movie_id"]].strip().lower() in MOVIELENS_IDS
+    return Catalog(movies, genres, matrix, str(path), skipped, movielens)
 
 
 def _describe(skipped: dict[str, int]) -> str:

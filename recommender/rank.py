@@ -21,6 +21,7 @@ NEGATIVE = {"angry", "disgust", "fear", "sad"}
 PRIOR_VOTES = 50  # m in the IMDb weighted rating: a film needs ~this many votes to stand on its own
 MIN_VOTES = 20
 CANDIDATES = 200  # the diversity pass looks at this many top-scored films
+QUALITY_FLOOR = 0.2  # films whose Bayesian rating is in the catalog's lowest fifth are never recommended
 MMR_LAMBDA = 0.75  # relevance vs. novelty in the diversity pass
 MAX_SAME_FIRST_GENRE = 3
 
@@ -77,6 +78,8 @@ class Ranker:
         self.rating = weighted_rating(means, counts, prior) if has_ratings else np.full(len(movies), prior)
         lo, hi = self.rating.min(), self.rating.max()
         self.quality = (self.rating - lo) / (hi - lo) if hi > lo else np.ones(len(movies))
+        floor = np.quantile(self.rating, QUALITY_FLOOR) if has_ratings else -np.inf
+        self.good_enough = self.rating >= floor
         self.counts = counts
         self.years = movies["year"].to_numpy(dtype=np.float64)
         self.first_genre = [gs[0] for gs in movies["genres"]]
@@ -91,7 +94,7 @@ class Ranker:
         matrix = self.catalog.genre_matrix
         # Affinity: the mood's weight of the film's genres, diluted by genres off the mood.
         affinity = (matrix @ weights) / np.sqrt(np.maximum(matrix.sum(1), 1))
-        ok = (affinity > 0) & (self.counts >= filters.min_votes)
+        ok = (affinity > 0) & (self.counts >= filters.min_votes) & self.good_enough
         if filters.year_from is not None:
             ok &= self.years >= filters.year_from
         if filters.year_to is not None:
@@ -129,4 +132,6 @@ class Ranker:
             per_first[first[k]] = per_first.get(first[k], 0) + 1
             if per_first[first[k]] >= MAX_SAME_FIRST_GENRE:
                 allowed &= first != first[k]
-        return chosen
+        # Past the diversity caps, the page fills with the next best films: pages stay full until the films end.
+        rest = [int(i) for i in idx if int(i) not in chosen]
+        return chosen + rest[: n - len(chosen)]

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .catalog import DEFAULT_CATALOG, Catalog, load_catalog
-from .rank import NEGATIVE, Filters, Ranker
+from .rank import MOODS, NEGATIVE, Filters, Ranker
 
 ADJECTIVE = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy", "sad": "sad",
              "surprise": "surprised", "neutral": "calm"}
@@ -31,18 +31,31 @@ def as_scores(scores_or_emotion: str | dict[str, float]) -> dict[str, float]:
     return {k.strip().lower(): float(v) for k, v in scores_or_emotion.items()}
 
 
-def reason(genres: tuple[str, ...], profile: dict[str, float], emotion: str, mode: str, mean: float, count: int) -> str:
-    """'Comedy, Animation — to lift a sad mood; rated 4.1 by 212 viewers'."""
-    matched = sorted((g for g in genres if profile.get(g, 0) > 0), key=lambda g: -profile[g])[:2]
+def article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def why(genres: tuple[str, ...], scores: dict[str, float], mode: str) -> str:
+    """'Comedy, Animation — to lift a sad mood': the film's genres that the mood asks for, and the emotion whose
+    genres weigh most in this film's score (the mood's main one, or 'the fearful side of' a mixed mood)."""
+    main = max(scores, key=scores.get)
+    weight = {e: sum(MOODS[mode][e].get(g, 0.0) for g in genres) * p for e, p in scores.items() if p > 0}
+    emotion = max(weight, key=lambda e: (weight[e], e == main))
+    matched = sorted((g for g in genres if MOODS[mode][emotion].get(g, 0) > 0), key=lambda g: -MOODS[mode][emotion][g])[:2]
     mood = ADJECTIVE.get(emotion, emotion)
+    mood = f"{article(mood)} {mood} mood" if emotion == main else f"the {mood} side of your mood"
     if mode == "lift":
-        why = f"to lift a {mood} mood" if emotion in NEGATIVE else f"to keep a {mood} mood going"
+        text = f"to lift {mood}" if emotion in NEGATIVE else f"to keep {mood} going"
     else:
-        why = f"fits a {mood} mood"
-    text = f"{', '.join(matched)} — {why}"
+        text = f"fits {mood}"
+    return f"{', '.join(matched)} — {text}"
+
+
+def rating_text(mean: float, count: int) -> str:
+    """'rated 4.1 by 212 viewers', or '' when the catalog has no ratings for the film."""
     if count > 0 and mean == mean:  # mean is NaN when the catalog has no ratings
-        text += f"; rated {mean:.1f} by {count} viewer{'s' if count != 1 else ''}"
-    return text
+        return f"rated {mean:.1f} by {count} viewer{'s' if count != 1 else ''}"
+    return ""
 
 
 def recommend(
@@ -65,13 +78,13 @@ def recommend(
     shown = set(movies.index[movies["title"].isin(exclude)]) if exclude else set()
     rows: list[int] = []
     for _ in range(page + 1):
-        rows, profile = ranker.rank(scores, mode, filters, shown, n)
+        rows, _ = ranker.rank(scores, mode, filters, shown, n)
         shown.update(rows)
-    emotion = max(scores, key=scores.get)
     out = []
     for i in rows:
         m = movies.loc[i]
         year = None if m["year"] != m["year"] else int(m["year"])
+        because, rated = why(m["genres"], scores, mode), rating_text(float(m["rating_mean"]), int(m["rating_count"]))
         out.append({
             "title": m["title"],
             "year": year,
@@ -79,6 +92,8 @@ def recommend(
             "rating_mean": None if m["rating_mean"] != m["rating_mean"] else round(float(m["rating_mean"]), 2),
             "rating_count": int(m["rating_count"]),
             "score": round(float(ranker.rating[i]), 3),
-            "reason": reason(m["genres"], profile, emotion, mode, float(m["rating_mean"]), int(m["rating_count"])),
+            "why": because,
+            "reason": f"{because}; {rated}" if rated else because,
+            "url": f"https://movielens.org/movies/{m['movie_id']}" if ranker.catalog.movielens_ids else None,
         })
     return out

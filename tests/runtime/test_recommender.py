@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import json
 from statistics import median
 
@@ -236,3 +237,38 @@ def test_cli_bad_input_one_line(capsys, argv, message):
 def test_cli_bad_catalog(capsys, tmp_path):
     assert main(["--emotion", "sad", "--catalog", str(write(tmp_path, "foo\nx\n"))]) == 2
     assert "missing column(s) title, genres" in capsys.readouterr().err
+
+
+def test_reasons_are_grammatical_and_name_the_emotion_a_film_is_for():
+    assert all("an angry mood" in f["why"] for f in recommend("angry", n=5))
+    mixed = recommend({"sad": 0.6, "fear": 0.4}, n=30)
+    fearful = [f for f in mixed if "the fearful side of your mood" in f["why"]]
+    sad = [f for f in mixed if "fits a sad mood" in f["why"]]
+    assert fearful and sad and len(fearful) + len(sad) == len(mixed)
+    assert all({"Horror", "Thriller", "Mystery"} & set(f["genres"]) for f in fearful)
+    assert all({"Drama", "Romance"} & set(f["genres"]) for f in sad)
+
+
+def test_pages_stay_full_until_the_films_end(tmp_path):
+    rows = "".join(f"Film {i},Comedy|{'Drama' if i % 2 else 'Romance'},{1950 + i},{40 + i},4.0\n" for i in range(25))
+    cat = load_catalog(write(tmp_path, "title,genres,year,rating_count,rating_mean\n" + rows))
+    sizes = [len(recommend("happy", n=10, page=p, catalog=cat, filters=Filters(min_votes=0))) for p in range(4)]
+    assert sizes == [10, 10, 5, 0]
+
+
+def test_no_film_below_the_quality_floor_and_movielens_links():
+    from recommender.recommend import ranker_for
+
+    ranker = ranker_for(str(DEFAULT_CATALOG))
+    floor = np.quantile(ranker.rating, 0.2)
+    movies = ranker.catalog.movies[ranker.rating < floor]
+    below = set(zip(movies["title"], movies["year"]))
+    for emotion in EMOTIONS:
+        films = [f for p in range(3) for f in recommend(emotion, n=10, page=p, filters=Filters(min_votes=0))]
+        assert films and not below & {(f["title"], f["year"]) for f in films}
+        assert all(re.fullmatch(r"https://movielens\.org/movies/\d+", f["url"]) for f in films)
+
+
+def test_a_catalog_with_other_ids_gets_no_movielens_links(tmp_path):
+    cat = load_catalog(write(tmp_path, "id,title,genres\n550,Fight Club,Drama\n"))
+    assert recommend("sad", catalog=cat, filters=Filters(min_votes=0))[0]["url"] is None
