@@ -14,6 +14,7 @@ import os
 import threading
 from pathlib import Path
 
+import altair as alt
 import av
 import numpy as np
 import pandas as pd
@@ -22,13 +23,14 @@ from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse o
 
 from emotion import EmotionDetector, Face, ImageError, read_image
 from emotion.detector import DEFAULT_MODEL, LIVE_MODEL
-from emotion.draw import annotate, notice
+from emotion.draw import annotate, hex_color, notice
 from emotion.faces import FINDERS, make_finder
 from emotion.video import LiveProcessor, ViewerLimit
 from recommender import MODES, CatalogError, Filters, load_catalog, recommend
 from recommender.catalog import DEFAULT_CATALOG, skipped_message
 
 EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢", "surprise": "😮", "neutral": "😐"}
+DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad": "🔵", "surprise": "🟠", "neutral": "⚪"}  # as COLORS
 # Remote deployments need a STUN/TURN server: set MOOD_RTC_CONFIGURATION to a JSON RTCConfiguration,
 # e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
@@ -92,7 +94,7 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
     try:
         image = read_image(_data, name=name)
         faces = det.detect(image)
-        return faces, annotate(image, faces, max_side=DISPLAY_SIDE)
+        return faces, annotate(image, faces, max_side=DISPLAY_SIDE, numbered=True)
     finally:
         slots.release()
 
@@ -102,11 +104,23 @@ def mood_line(scores: dict[str, float]) -> str:
     return " · ".join(f"{EMOJI.get(k, '')} {k} {v:.0%}" for k, v in top)
 
 
+def mean_mood(faces: list[Face]) -> dict[str, float]:
+    return {k: sum(f.scores[k] for f in faces) / len(faces) for k in faces[0].scores}
+
+
 def set_mood(scores: dict[str, float], source: str) -> None:
-    """Remember the mood that drives the recommendations and start again from page 1."""
+    """Remember the mood that drives the recommendations, and where it came from."""
     st.session_state.mood = scores
     st.session_state.mood_source = source
-    st.session_state.page = 0
+
+
+def faces_table(faces: list[Face]) -> None:
+    """One row per face, numbered as on the photo, every probability on one shared 0-100% scale; sortable."""
+    table = pd.DataFrame([{"face": i, "emotion": f"{DOT.get(f.emotion, '')} {f.emotion}", **f.scores}
+                          for i, f in enumerate(faces, 1)]).set_index("face")
+    bars = {k: st.column_config.ProgressColumn(f"{EMOJI.get(k, '')} {k}", min_value=0.0, max_value=1.0, format="percent")
+            for k in faces[0].scores}
+    st.dataframe(table, column_config=bars, height=min(36 * (len(faces) + 1) + 3, 400), width="stretch")
 
 
 def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
@@ -115,7 +129,7 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
     )
     if not uploads:
         return
-    all_faces = []
+    every_face = []
     for upload in uploads:
         data = upload.getvalue()
         try:
@@ -126,21 +140,23 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
         except ImageError as exc:
             st.error(str(exc))
             continue
-        all_faces += faces
-        left, right = st.columns([3, 2])
-        left.image(shown, channels="BGR", caption=upload.name, width="stretch")
+        every_face += faces
         if not faces:
-            right.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")
-        for i, face in enumerate(faces, 1):
-            right.markdown(f"**Face {i}: {EMOJI.get(face.emotion, '')} {face.emotion}** ({face.scores[face.emotion]:.0%})")
-            right.bar_chart(pd.Series(face.scores, name="probability"), horizontal=True, height=230)
-    if all_faces:
-        group = {k: sum(f.scores[k] for f in all_faces) / len(all_faces) for k in all_faces[0].scores}
-        if len(all_faces) > 1:
-            st.markdown(f"**Group mood of {len(all_faces)} faces:** {mood_line(group)}")
-        if st.session_state.get("photo_mood") != group:  # a new photo: its mood drives the films, until the user
-            st.session_state.photo_mood = group        # picks another (the live button)
-            set_mood(group, "photo")
+            st.image(shown, channels="BGR", caption=upload.name, width="stretch")
+            st.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")
+            continue
+        mood = mean_mood(faces)
+        who = "1 face" if len(faces) == 1 else f"the {len(faces)} faces"
+        st.markdown(f"**{upload.name}** — mood of {who}: {mood_line(mood)}")
+        if st.session_state.get("photo_moods", {}).get(upload.name) != mood:  # a new photo: its mood drives the films
+            st.session_state.setdefault("photo_moods", {})[upload.name] = mood
+            set_mood(mood, f"photo {upload.name}")
+        elif st.button("🎬 Films for this photo", key=f"films_{upload.name}"):
+            set_mood(mood, f"photo {upload.name}")
+        st.image(shown, channels="BGR", width="stretch")
+        faces_table(faces)
+    if len(uploads) > 1 and len(every_face) > 1 and st.button(f"🎬 Films for all {len(every_face)} faces together"):
+        set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos")
 
 
 @st.cache_resource
@@ -190,47 +206,81 @@ def live_tab(det: EmotionDetector) -> None:
         st.markdown(f"**Live mood:** {mood_line(mood)}")
         if (stats := processor.stats()) is not None:
             st.caption(f"Analysing {stats['fps']:.1f} frames/s · {stats['p50_ms']:.0f} ms a frame "
-                       f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms behind the camera")
+                       f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms added delay")
         timeline = processor.timeline()
         if len(timeline) > 1:
             t0 = timeline[0][0]
-            st.line_chart(pd.DataFrame([m for _, m in timeline], index=[round(t - t0) for t, _ in timeline]), height=180)
+            history = pd.DataFrame([{"s": round(t - t0), **m} for t, m in timeline]).melt("s", var_name="emotion")
+            colors = alt.Scale(domain=list(mood), range=[hex_color(k) for k in mood])  # one colour per emotion
+            st.altair_chart(alt.Chart(history).mark_line().encode(
+                x=alt.X("s:Q", title="seconds since START"),
+                y=alt.Y("value:Q", title="share of the mood", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+                color=alt.Color("emotion:N", scale=colors, legend=alt.Legend(orient="bottom", columns=4, title=None))),
+                height=300)
         if st.button("🎬 Recommend for this mood", key="live_recommend"):
-            set_mood(mood, "live")
+            set_mood(mood, "live webcam")
             st.rerun()
 
     readout()
 
 
-def recommendations(catalog, filters: Filters, mode: str) -> None:
-    mood = st.session_state.get("mood")
+def film_card(film: dict) -> None:
+    with st.container(border=True):
+        title = f"[{film['title']}]({film['url']})" if film["url"] else film["title"]
+        # The genres the mood asked for stand out from the film's others.
+        badges = " ".join(f":{'blue' if g in film['matched_genres'] else 'gray'}-badge[{g}]" for g in film["genres"])
+        st.markdown(f"**{title}** ({film['year'] or 'year unknown'})  \n{badges}")
+        rated = (f"⭐ {film['rating_mean']:.1f} from {film['rating_count']} rating{'s' if film['rating_count'] != 1 else ''}"
+                 if film["rating_mean"] is not None else "no ratings in this catalog")
+        st.caption(f"{rated} · {film['why'][0].upper()}{film['why'][1:]}")
+
+
+def recommendations(catalog, catalog_error: Exception | None, filters: Filters, mode: str) -> None:
     st.subheader("🎬 Films for your mood")
+    if catalog_error is not None:
+        st.error(f"The movie catalog cannot be used: {catalog_error}. Choose another catalog under Advanced in the sidebar.")
+        return
+    mood = st.session_state.get("mood")
     if not mood:
         st.info("Upload a photo or use the webcam, then your films appear here.")
         return
-    st.markdown(f"Mood ({st.session_state.mood_source}): {mood_line(mood)}")
-    page = st.session_state.get("page", 0)
-    try:
-        films = recommend(mood, n=10, mode=mode, page=page, filters=filters, catalog=catalog)
-    except ValueError as exc:
-        st.error(str(exc))
-        return
-    if not films:
-        st.warning("No films match these filters. Lower the minimum votes or widen the years.")
-    for f in films:
-        rating = f" · ⭐ {f['rating_mean']:.1f} ({f['rating_count']} votes)" if f["rating_mean"] is not None else ""
-        st.markdown(f"**{f['title']}** ({f['year'] or '?'}) — {', '.join(f['genres'])}{rating}  \n_{f['reason']}_")
-    if films and st.button("More films", key="more"):
+    st.markdown(f"Mood from the {st.session_state.mood_source}: {mood_line(mood)}")
+    choice = (tuple(sorted(mood.items())), mode, filters, id(catalog))
+    if st.session_state.get("films_for") != choice:  # a new mood, mode, filter or catalog: start at the first films
+        st.session_state.films_for, st.session_state.page = choice, 0
+    page, n = st.session_state.page, 10
+    films = recommend(mood, n=n, mode=mode, page=page, filters=filters, catalog=catalog)
+    if not films and page == 0:
+        st.warning("No films match these filters. Lower the minimum votes, widen the years or exclude fewer genres.")
+    for film in films:
+        film_card(film)
+    if len(films) < n and (page or films):
+        st.info(f"That's all {page * n + len(films)} films for this mood with these filters.")
+    left, right = st.columns(2)
+    if len(films) == n and left.button("More films", key="more"):
         st.session_state.page = page + 1
+        st.rerun()
+    if page and right.button("Back to the first films", key="first"):
+        st.session_state.page = 0
         st.rerun()
 
 
 with st.sidebar:
-    st.header("Settings")
-    photo_finder = st.selectbox("Face finder for photos", list(FINDERS), help="mtcnn: accurate; haar: fast")
-    min_face = st.slider("Minimum face size (px)", 20, 200, 30, step=10)
-    models = offered(DEFAULT_MODEL, "*.keras", "MOOD_MODELS")
-    model_path = models[st.selectbox("Model", list(models), help="models/*.keras, and the folders in MOOD_MODELS")]
+    st.header("Photos")
+    photo_finder = st.selectbox("Face finder", list(FINDERS), help="mtcnn: accurate; haar: fast")
+    min_face = st.slider("Smallest face (px)", 20, 200, 30, step=10, help="Faces smaller than this are not searched for")
+    tta_slot = st.empty()  # the toggle's default is the model's own setting, known once the model is loaded
+    st.header("Films")
+    mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
+    min_votes = st.slider("Minimum ratings", 0, 200, 20, step=5)
+    years = st.slider("Years", 1900, 2020, (1900, 2020))
+    genre_slot = st.empty()
+    with st.expander("Advanced"):
+        models = offered(DEFAULT_MODEL, "*.keras", "MOOD_MODELS")
+        model_path = models[st.selectbox("Model", list(models), help="models/*.keras, and the folders in MOOD_MODELS")]
+        catalogs = offered(DEFAULT_CATALOG, "*.csv", "MOOD_CATALOGS")
+        catalog_path = catalogs[st.selectbox("Movie catalog", list(catalogs),
+                                             help="data/*.csv, and the folders in MOOD_CATALOGS")]
     model, model_error = None, None
     try:
         model = load_model(model_path, version(model_path))
@@ -238,22 +288,19 @@ with st.sidebar:
         model_error = exc
     # Default: the model's own setting (on when it helped on val). Live video stays without it:
     # 18 times the classification cost per frame for a label that is smoothed over time anyway.
-    tta = st.toggle("Test-time augmentation (photos)", value=bool(model and model.tta),
-                    help="Average each face over 18 mirrored, zoomed and rotated copies: more accurate, 18 times the model cost")
-    catalogs = offered(DEFAULT_CATALOG, "*.csv", "MOOD_CATALOGS")
-    catalog_path = catalogs[st.selectbox("Movie catalog", list(catalogs), help="data/*.csv, and the folders in MOOD_CATALOGS")]
-    st.header("Recommendations")
-    mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
-    min_votes = st.slider("Minimum votes", 0, 200, 20, step=5)
-    years = st.slider("Years", 1900, 2020, (1900, 2020))
-    catalog = None
+    with tta_slot:
+        tta = st.toggle("Test-time augmentation", value=bool(model and model.tta),
+                        help="Average each face over 18 mirrored, zoomed and rotated copies: more accurate, 18 times "
+                             "the model cost")
+    catalog, catalog_error = None, None
     try:
         catalog = load_movies(catalog_path, version(catalog_path))
         if (note := skipped_message(catalog)):
             st.caption(note)
     except CatalogError as exc:
-        st.error(str(exc))
-    exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [])
+        catalog_error = exc
+    with genre_slot:
+        exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [])
 
 st.title("🎬 Mood movies")
 st.caption("Show your face to the webcam or upload a photo: every face gets its emotion, "
@@ -274,5 +321,4 @@ with main:
     with live:
         live_tab(live_det)
 with side:
-    if catalog is not None:
-        recommendations(catalog, Filters(min_votes, years[0], years[1], tuple(exclude)), mode)
+    recommendations(catalog, catalog_error, Filters(min_votes, years[0], years[1], tuple(exclude)), mode)

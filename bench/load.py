@@ -4,7 +4,7 @@
 
 Starts `streamlit run app.py` (with MOOD_MAX_LIVE_VIEWERS=--limit) and, for each N, one headless Debian
 Chromium with N pages, each sending a clip of real FER2013 faces from a fake camera. Every 5 s it reads
-each page's live readout (frames/s analysed, ms a frame, lag behind the camera) or its "busy" notice, and
+each page's live readout (frames/s analysed, ms a frame, added delay behind the camera) or its "busy" notice, and
 the server's CPU use and resident memory. With --soak S, the largest N within the limit runs S seconds
 and the lag's growth over that time is reported. Prints a table and writes it to bench/RESULTS.md.
 The browsers run on the same cores as the server, so the figures are a lower bound of a real deployment.
@@ -36,7 +36,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
                  "--use-fake-device-for-media-stream"]
-READOUT = re.compile(r"Analysing ([\d.]+) frames/s · (\d+) ms a frame \(p95 (\d+) ms\) · (-?\d+) ms behind")
+READOUT = re.compile(r"Analysing ([\d.]+) frames/s · (\d+) ms a frame \(p95 (\d+) ms\) · (-?\d+) ms added delay")
 
 
 def camera_clip(path: Path, frames: int = 90) -> None:

@@ -1,4 +1,5 @@
-"""Drawing boxes and labels on images, legible from thumbnails to 4K photos."""
+"""Drawing on images: numbered boxes and labels sized to each face, and the colour of each emotion, which the
+page uses everywhere (boxes, table, charts)."""
 
 from __future__ import annotations
 
@@ -17,29 +18,51 @@ COLORS = {
     "surprise": (0, 140, 255),
     "neutral": (170, 170, 170),
 }
+GREY = (160, 160, 160)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def annotate(image: np.ndarray, faces, max_side: int | None = None) -> np.ndarray:
-    """A copy of `image` with each face's box and "emotion NN%" label drawn; with `max_side`, shrunk to fit it
-    first (a page need not send a 24-megapixel photo to the browser)."""
+def hex_color(emotion: str) -> str:
+    """An emotion's colour as '#rrggbb' (for charts)."""
+    b, g, r = COLORS.get(emotion, GREY)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def annotate(image: np.ndarray, faces, max_side: int | None = None, numbered: bool = False) -> np.ndarray:
+    """A copy of `image` with each face's box and label ("emotion NN%", or with `numbered` "N emotion NN%", N
+    counting from 1 in the order given) drawn in the emotion's colour. Labels grow with the face, not the image,
+    and sit above the box, else below it, else inside it, wherever they overlap no other label.
+    With `max_side`, the image is shrunk to fit it first (a page need not send 24 megapixels to the browser)."""
     factor = min(1.0, max_side / max(image.shape[:2])) if max_side else 1.0
     if factor < 1:
         image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         faces = [replace(f, box=tuple(int(round(v * factor)) for v in f.box)) for f in faces]
     out = image.copy()
-    scale = max(image.shape[:2]) / 800  # text and lines grow with the image, not with the face
-    thickness = max(1, int(round(2 * scale)))
-    font_scale = max(0.4, 0.6 * scale)
-    for face in faces:
+    height, width = image.shape[:2]
+    placed: list[tuple[int, int, int, int]] = []
+    for i, face in enumerate(faces, 1):
         x, y, w, h = face.box
-        color = COLORS.get(face.emotion, (160, 160, 160))
+        color = COLORS.get(face.emotion, GREY)
+        thickness = max(1, int(round(w / 80)))
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
-        text = f"{face.emotion} {face.scores[face.emotion]:.0%}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        top = y - th - base - 2 * thickness if y - th - base - 2 * thickness >= 0 else y + h
-        cv2.rectangle(out, (x, top), (x + tw + 2 * thickness, top + th + base + 2 * thickness), color, -1)
-        cv2.putText(out, text, (x + thickness, top + th + thickness), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                    (255, 255, 255) if sum(color) < 400 else (0, 0, 0), thickness, cv2.LINE_AA)
+        text = f"{f'{i} ' if numbered else ''}{face.emotion} {face.scores[face.emotion]:.0%}"
+        font_scale = float(np.clip(w / 220, 0.35, 2.5))
+        weight = max(1, int(round(font_scale * 1.5)))
+        (tw, th), base = cv2.getTextSize(text, FONT, font_scale, weight)
+        lw, lh = tw + 2 * weight, th + base + 2 * weight
+        left = int(np.clip(x, 0, max(width - lw, 0)))
+        spots = [(left, y - lh), (left, y + h), (left, y)]  # above, below, inside the top of the box
+        spots = [(sx, sy) for sx, sy in spots if 0 <= sy <= height - lh] or [(left, max(0, min(y, height - lh)))]
+        sx, sy = next(((sx, sy) for sx, sy in spots if not any(_overlaps((sx, sy, sx + lw, sy + lh), p) for p in placed)),
+                      spots[0])
+        placed.append((sx, sy, sx + lw, sy + lh))
+        cv2.rectangle(out, (sx, sy), (sx + lw, sy + lh), color, -1)
+        cv2.putText(out, text, (sx + weight, sy + th + weight), FONT, font_scale,
+                    (255, 255, 255) if sum(color) < 400 else (0, 0, 0), weight, cv2.LINE_AA)
     return out
 
 
@@ -48,7 +71,7 @@ def notice(image: np.ndarray, text: str) -> np.ndarray:
     out = (image * 0.4).astype(np.uint8)
     scale = max(0.6, image.shape[1] / 800)
     thickness = max(1, int(round(2 * scale)))
-    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    (tw, th), _ = cv2.getTextSize(text, FONT, scale, thickness)
     origin = ((image.shape[1] - tw) // 2, (image.shape[0] + th) // 2)
-    cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    cv2.putText(out, text, origin, FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
     return out

@@ -53,6 +53,7 @@ class LiveProcessor:
         self._frames = 0
         self._recent: deque[tuple[float, float, float]] = deque(maxlen=1000)  # (done at, ms, lag ms) per frame
         self._first: tuple[float, float] | None = None  # (wall clock, capture time) of the first frame
+        self._least_lag = float("inf")
 
     def process(self, frame: np.ndarray, now: float | None = None, captured: float | None = None) -> np.ndarray:
         """Label every face in a BGR frame; returns the frame with smoothed boxes and labels drawn.
@@ -69,9 +70,10 @@ class LiveProcessor:
         with self._lock:
             if captured is not None and self._first is None:
                 self._first = (start, captured)
-            # How far this frame's result trails its capture, relative to the first frame: grows if frames queue.
+            # How far this frame's result trails its capture, beyond the least this viewer has had: grows if frames queue.
             lag = 0.0 if captured is None else (done - self._first[0]) - (captured - self._first[1])
-            self._recent.append((done, (done - start) * 1000, lag * 1000))
+            self._least_lag = min(self._least_lag, lag)
+            self._recent.append((done, (done - start) * 1000, (lag - self._least_lag) * 1000))
         return out
 
     def _update(self, faces: list[Face], now: float) -> list[Face]:
@@ -115,8 +117,9 @@ class LiveProcessor:
             return list(self._timeline)
 
     def stats(self) -> dict[str, float] | None:
-        """Frames analysed per second, their p50/p95 processing ms and the median lag behind capture (ms) over
-        the last STATS_SECONDS, or None when no frame came in that time."""
+        """Frames analysed per second, their p50/p95 processing ms and the median added delay (ms: how much later
+        than at its best a result follows its frame's capture) over the last STATS_SECONDS, or None when no frame
+        came in that time."""
         with self._lock:
             recent = [r for r in self._recent if r[0] >= time.monotonic() - STATS_SECONDS]
         if not recent:

@@ -35,9 +35,9 @@ def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def why(genres: tuple[str, ...], scores: dict[str, float], mode: str) -> str:
-    """'Comedy, Animation — to lift a sad mood': the film's genres that the mood asks for, and the emotion whose
-    genres weigh most in this film's score (the mood's main one, or 'the fearful side of' a mixed mood)."""
+def why(genres: tuple[str, ...], scores: dict[str, float], mode: str) -> tuple[list[str], str]:
+    """(['Comedy', 'Animation'], 'to lift a sad mood'): the film's genres that the mood asks for, and the emotion
+    whose genres weigh most in this film's score (the mood's main one, or 'the fearful side of' a mixed mood)."""
     main = max(scores, key=scores.get)
     weight = {e: sum(MOODS[mode][e].get(g, 0.0) for g in genres) * p for e, p in scores.items() if p > 0}
     emotion = max(weight, key=lambda e: (weight[e], e == main))
@@ -45,10 +45,8 @@ def why(genres: tuple[str, ...], scores: dict[str, float], mode: str) -> str:
     mood = ADJECTIVE.get(emotion, emotion)
     mood = f"{article(mood)} {mood} mood" if emotion == main else f"the {mood} side of your mood"
     if mode == "lift":
-        text = f"to lift {mood}" if emotion in NEGATIVE else f"to keep {mood} going"
-    else:
-        text = f"fits {mood}"
-    return f"{', '.join(matched)} — {text}"
+        return matched, f"to lift {mood}" if emotion in NEGATIVE else f"to keep {mood} going"
+    return matched, f"fits {mood}"
 
 
 def rating_text(mean: float, count: int) -> str:
@@ -84,7 +82,7 @@ def recommend(
     for i in rows:
         m = movies.loc[i]
         year = None if m["year"] != m["year"] else int(m["year"])
-        because, rated = why(m["genres"], scores, mode), rating_text(float(m["rating_mean"]), int(m["rating_count"]))
+        (matched, because), rated = why(m["genres"], scores, mode), rating_text(float(m["rating_mean"]), int(m["rating_count"]))
         out.append({
             "title": m["title"],
             "year": year,
@@ -92,8 +90,9 @@ def recommend(
             "rating_mean": None if m["rating_mean"] != m["rating_mean"] else round(float(m["rating_mean"]), 2),
             "rating_count": int(m["rating_count"]),
             "score": round(float(ranker.rating[i]), 3),
+            "matched_genres": matched,
             "why": because,
-            "reason": f"{because}; {rated}" if rated else because,
+            "reason": f"{', '.join(matched)} — {because}" + (f"; {rated}" if rated else ""),
             "url": f"https://movielens.org/movies/{m['movie_id']}" if ranker.catalog.movielens_ids else None,
         })
     return out

@@ -9,8 +9,9 @@ import pytest
 import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
-from training.scenes import make_scene
 from conftest import ROOT
+from emotion.labels import FER2013_LABELS
+from training.scenes import make_scene
 
 TIMEOUT = 120
 
@@ -40,6 +41,14 @@ def markdown(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def films(at: AppTest) -> list[tuple[str, str]]:
+    """(title line, caption) of each film card on the page."""
+    titles = [m.value for m in at.markdown if m.value.startswith("**[")]
+    notes = [c.value for c in at.caption if c.value.startswith("⭐") or c.value.startswith("no ratings")]
+    assert len(titles) == len(notes)
+    return list(zip(titles, notes))
+
+
 def test_page_starts_with_how_to(app):
     assert app.title[0].value == "🎬 Mood movies"
     assert any("Upload a photo or use the webcam" in i.value for i in app.info)
@@ -48,10 +57,13 @@ def test_page_starts_with_how_to(app):
 def test_photo_with_faces_labels_them_and_recommends(app, fer_faces):
     scene, _ = make_scene([fer_faces["happy"][0], fer_faces["happy"][2]], [180, 140], shape=(600, 800), seed=11)
     at = upload(app, "friends.png", png(scene))
-    text = markdown(at)
-    assert "Face 1:" in text and "Face 2:" in text and "Group mood of 2 faces" in text
-    assert len(at.get("arrow_vega_lite_chart")) >= 2 or len(at.get("vega_lite_chart")) >= 2
-    assert text.count("fits a") == 10  # ten films, each with its reason (match mode)
+    assert "**friends.png** — mood of the 2 faces:" in markdown(at)
+    table = at.dataframe[0].value  # one row per face, numbered as on the photo
+    assert list(table.index) == [1, 2] and set(FER2013_LABELS) <= set(table.columns)
+    assert all(abs(sum(row[k] for k in FER2013_LABELS) - 1) < 1e-4 for _, row in table.iterrows())
+    cards = films(at)
+    assert len(cards) == 10 and all("fits a" in note.lower() for _, note in cards)  # ten films, each with its reason
+    assert "Mood from the photo friends.png" in markdown(at)
 
 
 def test_photo_without_face(app):
@@ -65,18 +77,23 @@ def test_corrupt_upload_is_one_message_and_page_keeps_working(app, fer_faces):
     assert len(at.error) == 1 and "broken.jpg" in at.error[0].value
     scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=2)
     at = upload(at, "ok.png", png(scene))
-    assert not at.error and "Face 1:" in markdown(at)
+    assert not at.error and "mood of 1 face" in markdown(at)
 
 
 def test_recommendations_follow_mode_and_more(app, fer_faces):
     scene, _ = make_scene([fer_faces["sad"][0]], [200], seed=5)
     at = upload(app, "me.png", png(scene))
     at.sidebar.radio[0].set_value("lift").run()
-    first = [m.value for m in at.markdown if m.value.startswith("**") and "—" in m.value]
-    assert len(first) == 10 and all("lift" in m or "keep a" in m for m in first)
+    first = films(at)
+    assert len(first) == 10 and all("to lift" in note.lower() or "to keep" in note.lower() for _, note in first)
     at.button(key="more").click().run()
-    second = [m.value for m in at.markdown if m.value.startswith("**") and "—" in m.value]
-    assert len(second) == 10 and not set(first) & set(second)
+    second = films(at)
+    assert len(second) == 10 and not {t for t, _ in first} & {t for t, _ in second}
+    at.button(key="first").click().run()
+    assert films(at) == first  # back to the first films
+    at.button(key="more").click().run()
+    at.sidebar.radio[0].set_value("match").run()
+    assert films(at) == films(at.button(key="more").click().run().button(key="first").click().run())  # page 1 again
 
 
 def test_viewers_choose_offered_files_and_a_broken_model_is_one_message(monkeypatch, tmp_path):
@@ -112,7 +129,7 @@ def test_a_widget_change_after_an_upload_does_not_analyse_the_photo_again(app, f
     monkeypatch.setattr(EmotionDetector, "detect", lambda self, *a, **kw: calls.append(1) or real(self, *a, **kw))
     scene, _ = make_scene([fer_faces["happy"][1]], [180], seed=21)
     at = upload(app, "again.png", png(scene))
-    assert len(calls) == 1 and "Face 1:" in markdown(at)
+    assert len(calls) == 1 and "mood of 1 face" in markdown(at)
     at.sidebar.radio[0].set_value("lift").run()
     at.button(key="more").click().run()
-    assert len(calls) == 1 and "Face 1:" in markdown(at) and not at.exception
+    assert len(calls) == 1 and "mood of 1 face" in markdown(at) and not at.exception

@@ -81,7 +81,7 @@ def test_live_webcam_labels_face_and_recommends(server, tmp_path, fer_faces):
         webrtc.get_by_role("button", name="START").click(timeout=60_000)
         expect(page.get_by_text("Live mood:")).to_be_visible(timeout=90_000)
         page.get_by_role("button", name="🎬 Recommend for this mood").click()
-        expect(page.get_by_text("fits a").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Fits a").first).to_be_visible(timeout=60_000)
         shot = tmp_path / "live.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
@@ -101,9 +101,9 @@ def test_photo_upload_in_browser(server, tmp_path, fer_faces):
         page = b.new_page(viewport={"width": 1280, "height": 800})
         page.goto(server)
         page.locator("input[type=file]").first.set_input_files(str(photo), timeout=90_000)
-        expect(page.get_by_text("Face 1:")).to_be_visible(timeout=90_000)
-        expect(page.get_by_text("fits a").first).to_be_visible(timeout=60_000)
-        expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)  # probability chart
+        expect(page.get_by_text("mood of the 2 faces")).to_be_visible(timeout=90_000)
+        expect(page.get_by_text("Fits a").first).to_be_visible(timeout=60_000)
+        expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible(timeout=30_000)  # the faces' table
         shot = tmp_path / "photo.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
