@@ -40,6 +40,10 @@ MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS", "4"))
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
+# The page's frame first: the models load behind their spinners after it.
+st.title("🎬 Mood movies")
+st.caption("Show your face to the webcam or upload a photo: every face gets its emotion, "
+           "and you get films for the mood. Nothing leaves this computer.")
 
 
 def offered(default: Path, pattern: str, env: str) -> dict[str, str]:
@@ -123,11 +127,14 @@ def faces_table(faces: list[Face]) -> None:
     st.dataframe(table, column_config=bars, height=min(36 * (len(faces) + 1) + 3, 400), width="stretch")
 
 
-def photo_tab(model_path: str, finder: str, tta: bool, min_face: int) -> None:
+def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, usable: bool) -> None:
     uploads = st.file_uploader(
         "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"], accept_multiple_files=True
     )
     if not uploads:
+        return
+    if not usable:  # the uploads stay (the uploader is still on the page) and are analysed once a model works
+        st.info("Your photos are kept: they are analysed as soon as a working model is chosen.")
         return
     every_face = []
     for upload in uploads:
@@ -302,23 +309,21 @@ with st.sidebar:
     with genre_slot:
         exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [])
 
-st.title("🎬 Mood movies")
-st.caption("Show your face to the webcam or upload a photo: every face gets its emotion, "
-           "and you get films for the mood. Nothing leaves this computer.")
-
-if model_error is not None:
-    st.error(f"Cannot load the model: {model_error}. Choose another model in the sidebar.")
-    st.stop()
-# Live video runs on the small live model, several times faster per face, unless another model was chosen.
-live_model = str(LIVE_MODEL.resolve()) if model_path == str(DEFAULT_MODEL.resolve()) and LIVE_MODEL.exists() else model_path
-live_det = emotion_detector(live_model, "haar", False, min_face)
+if model_error is not None:  # the page goes on: uploads, mood and films stay until a working model is chosen
+    st.error(f"Cannot load the model: {model_error}. Choose another model under Advanced in the sidebar.")
 
 main, side = st.columns([3, 2], gap="large")
 with main:
     photo, live = st.tabs(["📷 Photo", "🎥 Live webcam"])
     with photo:
-        photo_tab(model_path, photo_finder, tta, min_face)
+        photo_tab(model_path, photo_finder, tta, min_face, usable=model_error is None)
     with live:
-        live_tab(live_det)
+        if model_error is None:
+            # Live video runs on the small live model, several times faster per face, unless another was chosen.
+            live_model = (str(LIVE_MODEL.resolve()) if model_path == str(DEFAULT_MODEL.resolve()) and LIVE_MODEL.exists()
+                          else model_path)
+            live_tab(emotion_detector(live_model, "haar", False, min_face))
+        else:
+            st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 with side:
     recommendations(catalog, catalog_error, Filters(min_votes, years[0], years[1], tuple(exclude)), mode)

@@ -96,9 +96,9 @@ def test_recommendations_follow_mode_and_more(app, fer_faces):
     assert films(at) == films(at.button(key="more").click().run().button(key="first").click().run())  # page 1 again
 
 
-def test_viewers_choose_offered_files_and_a_broken_model_is_one_message(monkeypatch, tmp_path):
+def test_viewers_choose_offered_files_and_a_broken_model_is_one_message(monkeypatch, tmp_path, fer_faces):
     """No field takes a server path: models and catalogs come from models/, data/ and the operator's folders;
-    a broken model offered there is one message, and choosing another recovers."""
+    a broken model offered there is one message, and choosing another recovers with the upload and films kept."""
     (tmp_path / "broken.keras").write_bytes(b"not a model")
     monkeypatch.setenv("MOOD_MODELS", str(tmp_path))
     stopped = types.SimpleNamespace(state=types.SimpleNamespace(playing=False))
@@ -107,10 +107,15 @@ def test_viewers_choose_offered_files_and_a_broken_model_is_one_message(monkeypa
     assert not at.sidebar.text_input  # nothing to type a path into
     model = next(box for box in at.sidebar.selectbox if box.label == "Model")
     assert model.value == "emotion.keras" and str(tmp_path / "broken.keras") in model.options
-    model.set_value(str(tmp_path / "broken.keras")).run()
+    scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=2)
+    at = upload(at, "me.png", png(scene))
+    before = films(at)
+    next(box for box in at.sidebar.selectbox if box.label == "Model").set_value(str(tmp_path / "broken.keras")).run()
     assert len(at.error) == 1 and "Cannot load the model" in at.error[0].value and "broken.keras" in at.error[0].value
+    assert films(at) == before and not at.exception  # the films stay
     next(box for box in at.sidebar.selectbox if box.label == "Model").set_value("emotion.keras").run()
     assert not at.error and not at.exception and at.title[0].value == "🎬 Mood movies"
+    assert "mood of 1 face" in markdown(at) and films(at) == before  # the upload was kept
 
 
 def test_photo_tta_defaults_to_the_models_own_setting(app):

@@ -38,13 +38,21 @@ def face_video(path, face: np.ndarray, frames: int = 60) -> None:
 
 
 @pytest.fixture(scope="module")
-def server():
+def broken_models(tmp_path_factory):
+    """A folder the operator offers (MOOD_MODELS) with a broken model file in it."""
+    folder = tmp_path_factory.mktemp("operator_models")
+    (folder / "broken.keras").write_bytes(b"not a model")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(broken_models):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MOOD_MODELS": str(broken_models)},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -107,4 +115,81 @@ def test_photo_upload_in_browser(server, tmp_path, fer_faces):
         shot = tmp_path / "photo.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
+        b.close()
+
+
+def photo_file(tmp_path, fer_faces, name="me.png"):
+    scene = background(480, 640, np.random.default_rng(4))
+    paste_face(scene, fer_faces["sad"][0], (200, 120, 220, 220))
+    cv2.imwrite(str(tmp_path / name), scene)
+    return tmp_path / name
+
+
+def test_live_recommend_wins_over_an_uploaded_photo(server, tmp_path, fer_faces):
+    from playwright.sync_api import expect, sync_playwright
+
+    clip = tmp_path / "face.mjpeg"
+    face_video(clip, fer_faces["happy"][0])
+    with sync_playwright() as p:
+        b = browser(p, [f"--use-file-for-fake-video-capture={clip}"])
+        page = b.new_context(permissions=["camera"], viewport={"width": 1280, "height": 800}).new_page()
+        page.goto(server)
+        page.locator("input[type=file]").first.set_input_files(str(photo_file(tmp_path, fer_faces)), timeout=90_000)
+        expect(page.get_by_text("Mood from the photo me.png")).to_be_visible(timeout=90_000)
+        page.get_by_role("tab", name="🎥 Live webcam").click()
+        page.frame_locator("iframe[title*='webrtc']").first.get_by_role("button", name="START").click(timeout=60_000)
+        page.get_by_role("button", name="🎬 Recommend for this mood").click(timeout=90_000)
+        expect(page.get_by_text("Mood from the live webcam")).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(3000)  # later reruns (the live readout's) must not take the photo's mood back
+        expect(page.get_by_text("Mood from the live webcam")).to_be_visible()
+        b.close()
+
+
+def test_films_page_to_the_end_and_back(server, tmp_path, fer_faces):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        b = browser(p, [])
+        page = b.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.locator("input[type=file]").first.set_input_files(str(photo_file(tmp_path, fer_faces)), timeout=90_000)
+        expect(page.get_by_text("Mood from the photo")).to_be_visible(timeout=90_000)
+        page.get_by_role("slider", name="Minimum ratings").first.focus()  # 200 ratings or more: a short list
+        page.keyboard.press("End")
+        for _ in range(40):
+            if page.get_by_text("That's all").count():
+                break
+            page.get_by_role("button", name="More films").click()
+            page.wait_for_timeout(800)
+        expect(page.get_by_text("That's all")).to_be_visible(timeout=10_000)
+        page.get_by_role("button", name="Back to the first films").click()
+        expect(page.get_by_role("button", name="More films")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("That's all")).to_have_count(0)
+        b.close()
+
+
+def choose(page, label: str, text: str) -> None:
+    """Pick the option containing `text` in the select box `label` (typing filters the options)."""
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    box.fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_a_broken_model_keeps_the_upload_and_the_films(server, tmp_path, fer_faces):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        b = browser(p, [])
+        page = b.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.locator("input[type=file]").first.set_input_files(str(photo_file(tmp_path, fer_faces)), timeout=90_000)
+        expect(page.get_by_text("Mood from the photo me.png")).to_be_visible(timeout=90_000)
+        page.get_by_text("Advanced").click()
+        choose(page, "Model", "broken.keras")
+        expect(page.get_by_text("Cannot load the model")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Mood from the photo me.png")).to_be_visible()  # the films stay
+        choose(page, "Model", "emotion.keras")
+        expect(page.get_by_text("mood of 1 face")).to_be_visible(timeout=60_000)  # the upload was kept
+        expect(page.get_by_text("Cannot load the model")).to_have_count(0)
         b.close()
