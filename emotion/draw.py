@@ -34,8 +34,9 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
 
 def annotate(image: np.ndarray, faces, max_side: int | None = None, numbered: bool = False) -> np.ndarray:
     """A copy of `image` with each face's box and label ("emotion NN%", or with `numbered` "N emotion NN%", N
-    counting from 1 in the order given) drawn in the emotion's colour. Labels grow with the face, not the image,
-    and sit above the box, else below it, else inside it, wherever they overlap no other label.
+    counting from 1 in the order given) drawn in the emotion's colour. Labels grow with the face, and with the image
+    enough to stay legible when it is shown small; each sits above its box, else below, else inside it, wherever it
+    overlaps no other label.
     With `max_side`, the image is shrunk to fit it first (a page need not send 24 megapixels to the browser)."""
     factor = min(1.0, max_side / max(image.shape[:2])) if max_side else 1.0
     if factor < 1:
@@ -50,7 +51,7 @@ def annotate(image: np.ndarray, faces, max_side: int | None = None, numbered: bo
         thickness = max(1, int(round(w / 80)))
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
         text = f"{f'{i} ' if numbered else ''}{face.emotion} {face.scores[face.emotion]:.0%}"
-        font_scale = float(np.clip(w / 220, 0.35, 2.5))
+        font_scale = float(np.clip(max(w / 220, max(height, width) / 1400), 0.35, 3.0))
         weight = max(1, int(round(font_scale * 1.5)))
         (tw, th), base = cv2.getTextSize(text, FONT, font_scale, weight)
         lw, lh = tw + 2 * weight, th + base + 2 * weight

@@ -1,0 +1,153 @@
+"""The page as a user meets it: time from upload to labelled faces (one face, a group; TTA on and off), time
+of a filter change after an upload, the server's peak memory for a 6000x4000 photo, and screenshots.
+
+    python bench/page.py [--shots DIR]
+
+Starts `streamlit run app.py`, drives it with headless Debian Chromium (Playwright), prints a table, writes it
+to bench/RESULTS.md, and saves screenshots at 1280x800 and 390x844 (first view, one face, a group, the end of
+the film list, the live tab running) to --shots for a person to look at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from load import CHROMIUM, CHROMIUM_ARGS, FER_VAL, camera_clip, rss_mb, start_server  # bench/, beside this script
+from realtime import cpu_kind, machine, write_section
+
+from emotion.imageio import read_image
+from emotion.preprocess import preprocess_face
+from training.scenes import make_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def faces(n: int, seed: int) -> list[np.ndarray]:
+    files = [f for c in ("happy", "sad", "surprise", "angry", "neutral", "fear") for f in sorted((FER_VAL / c).glob("*.jpg"))[:20]]
+    rng = np.random.default_rng(seed)
+    return [preprocess_face(read_image(files[i])) for i in rng.choice(len(files), n, replace=False)]
+
+
+def photo(path: Path, n: int, seed: int, shape=(720, 1280), size: int = 150) -> Path:
+    """A JPEG of `n` real faces (a new picture per seed: the page's cache must not answer)."""
+    scene, _ = make_scene(faces(n, seed), [size - 10 * (i % 3) for i in range(n)], shape=shape, seed=seed)
+    cv2.imwrite(str(path), scene, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return path
+
+
+def reset_peak(pid: int) -> None:
+    """Start the process's peak-memory mark (VmHWM) afresh from its current size (Linux, as root or owner)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_mb(pid: int) -> float:
+    return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
+
+
+def upload(page, path: Path) -> float:
+    """Seconds from choosing the file to its labelled faces on the page."""
+    start = time.perf_counter()
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    page.get_by_text(f"{path.name}").first.wait_for(timeout=300_000)
+    page.get_by_text("— mood of").first.wait_for(timeout=300_000)
+    seconds = time.perf_counter() - start
+    page.locator("[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img").first.wait_for(timeout=60_000)
+    return seconds
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shots", type=Path, default=Path(tempfile.gettempdir()) / "mood-shots")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    args.shots.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        server, url = start_server(4)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for width, height in ((1280, 800), (390, 844)):
+                    page = browser.new_page(viewport={"width": width, "height": height})
+                    page.goto(url)
+                    page.get_by_text("Films for your mood").wait_for(timeout=120_000)
+                    page.screenshot(path=str(args.shots / f"first-{width}.png"), full_page=True)
+                    page.close()
+                for tta in (True, False):
+                    for n, label in ((1, "1 face"), (8, "a group of 8")):
+                        page = browser.new_page(viewport={"width": 1280, "height": 800})
+                        page.goto(url)
+                        page.get_by_text("Films for your mood").wait_for(timeout=120_000)
+                        if not tta:
+                            page.get_by_role("switch", name="Test-time augmentation").uncheck(force=True)
+                            page.wait_for_timeout(1500)
+                        seconds = upload(page, photo(tmp / f"{label.replace(' ', '_')}_{tta}.jpg", n, seed=n + 10 * tta))
+                        rows.append((f"upload to labelled faces, {label}, TTA {'on' if tta else 'off'}", f"{seconds:.1f} s"))
+                        if tta:
+                            page.wait_for_timeout(4000)  # the photo and the table drawn
+                            page.screenshot(path=str(args.shots / f"{n}-faces-1280.png"), full_page=True)
+                            page.set_viewport_size({"width": 390, "height": 844})
+                            page.wait_for_timeout(4000)
+                            page.screenshot(path=str(args.shots / f"{n}-faces-390.png"), full_page=True)
+                            page.set_viewport_size({"width": 1280, "height": 800})
+                        if tta and n == 1:
+                            start = time.perf_counter()
+                            page.get_by_text("Lift my mood").click()
+                            page.get_by_text(re.compile("^⭐.*· To (lift|keep)")).first.wait_for(timeout=60_000)
+                            rows.append(("filter change after an upload (match -> lift)", f"{time.perf_counter() - start:.2f} s"))
+                            page.get_by_role("slider", name="Minimum ratings").first.focus()
+                            page.keyboard.press("End")
+                            for _ in range(60):  # pages of the films with 200+ ratings, to their end
+                                page.wait_for_timeout(1500)  # each click reruns the page
+                                if page.get_by_text("That's all").count():
+                                    break
+                                page.get_by_role("button", name="More films").dispatch_event("click")  # no overlay in the way
+                            page.screenshot(path=str(args.shots / "end-of-films-1280.png"), full_page=True)
+                        page.close()
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(url)
+                page.get_by_text("Films for your mood").wait_for(timeout=120_000)
+                before = rss_mb(server.pid)
+                reset_peak(server.pid)
+                seconds = upload(page, photo(tmp / "big.jpg", 6, seed=99, shape=(4000, 6000), size=400))
+                rows.append(("upload to labelled faces, 6000x4000 photo of 6 faces, TTA on", f"{seconds:.1f} s"))
+                rows.append(("server peak memory over its size before, 6000x4000 photo", f"+{peak_mb(server.pid) - before:.0f} MB"))
+                page.close()
+                clip = tmp / "camera.mjpeg"
+                camera_clip(clip)
+                live = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [f"--use-file-for-fake-video-capture={clip}"])
+                for width, height in ((1280, 800), (390, 844)):
+                    page = live.new_context(permissions=["camera"], viewport={"width": width, "height": height}).new_page()
+                    page.goto(url)
+                    page.get_by_role("tab", name="🎥 Live webcam").click(timeout=120_000)
+                    page.frame_locator("iframe[title*='webrtc']").first.get_by_role("button", name="START").click(timeout=120_000)
+                    page.get_by_text("Analysing").wait_for(timeout=120_000)
+                    page.wait_for_timeout(6000)
+                    page.screenshot(path=str(args.shots / f"live-{width}.png"), full_page=True)
+                    page.close()
+                live.close()
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    lines = ["| measure | value |", "|---|---:|", *[f"| {k} | {v} |" for k, v in rows]]
+    print("\n".join(lines))
+    print(f"screenshots: {args.shots}")
+    title, flags = cpu_kind()
+    write_section(args.results, f"The page ({title})", [
+        f"{time.strftime('%Y-%m-%d')}, `python bench/page.py`: headless Chromium on the same machine as the server.",
+        f"Machine: {machine()}; CPU flags: {flags}.", "", *lines])
+
+
+if __name__ == "__main__":
+    main()
