@@ -88,8 +88,9 @@ def photo_slots() -> threading.BoundedSemaphore:
 # Per upload and settings, computed once: a rerun for any other widget reuses it (content hash in the key).
 @st.cache_data(max_entries=32, show_spinner=False)
 def analyse_photo(digest: str, name: str, model_path: str, _version: float, finder: str, tta: bool, min_face: int,
-                  _data: bytes) -> tuple[list[Face], np.ndarray]:
-    """The labelled faces of one uploaded photo and the photo annotated for display (at most DISPLAY_SIDE px)."""
+                  _data: bytes) -> tuple[list[Face], np.ndarray, str | None]:
+    """The labelled faces of one uploaded photo, the photo annotated for display (at most DISPLAY_SIDE px), and a
+    note when it was too large to search for faces as small as asked."""
     det = emotion_detector(model_path, finder, tta, min_face)
     slots = photo_slots()
     if not slots.acquire(blocking=False):
@@ -98,7 +99,10 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
     try:
         image = read_image(_data, name=name)
         faces = det.detect(image)
-        return faces, annotate(image, faces, max_side=DISPLAY_SIDE, numbered=True)
+        smallest = det.finder.smallest_face(image.shape)
+        note = (f"A large photo ({image.shape[1]}x{image.shape[0]}): faces were searched on a smaller copy, so faces "
+                f"under {smallest} px may be missed." if smallest > min_face else None)
+        return faces, annotate(image, faces, max_side=DISPLAY_SIDE, numbered=True), note
     finally:
         slots.release()
 
@@ -142,12 +146,14 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, usable: bo
         try:
             # The photo face finder (MTCNN) and TensorFlow load only now, with the first photo.
             with st.spinner(f"Finding and labelling the faces in {upload.name} ..."):
-                faces, shown = analyse_photo(hashlib.sha256(data).hexdigest(), upload.name, model_path,
-                                             version(model_path), finder, tta, min_face, data)
+                faces, shown, note = analyse_photo(hashlib.sha256(data).hexdigest(), upload.name, model_path,
+                                                   version(model_path), finder, tta, min_face, data)
         except ImageError as exc:
             st.error(str(exc))
             continue
         every_face += faces
+        if note:
+            st.caption(note)
         if not faces:
             st.image(shown, channels="BGR", caption=upload.name, width="stretch")
             st.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")

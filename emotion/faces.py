@@ -45,6 +45,10 @@ class FaceFinder(Protocol):
     def find(self, image: np.ndarray) -> list[FaceBox]:
         """Faces in an HxWx3 BGR uint8 image."""
 
+    def smallest_face(self, shape: tuple[int, ...]) -> int:
+        """The side (px) of the smallest face it can find in an image of this shape (large images are searched
+        on a smaller copy)."""
+
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
@@ -100,11 +104,17 @@ class MtcnnFinder:
         self.min_face = min_face
         self.min_confidence = min_confidence
 
-    def find(self, image: np.ndarray) -> list[FaceBox]:
+    def _factor(self, shape: tuple[int, ...]) -> float:
         # mtcnn 1.0 finds nothing when min_face_size > ~25 (its pyramid then starts below PNet's
         # 12 px input), so it always runs at its default 20 px and a larger minimum face becomes
         # a smaller image instead, which is also faster.
-        factor = min(1.0, self.MAX_SIDE / max(image.shape[:2]), self.NET_MIN_FACE / self.min_face)
+        return min(1.0, self.MAX_SIDE / max(shape[:2]), self.NET_MIN_FACE / self.min_face)
+
+    def smallest_face(self, shape: tuple[int, ...]) -> int:
+        return int(np.ceil(self.NET_MIN_FACE / self._factor(shape)))
+
+    def find(self, image: np.ndarray) -> list[FaceBox]:
+        factor = self._factor(image.shape)
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         out = []
@@ -153,6 +163,10 @@ class HaarFinder:
         if not hasattr(self._local, "cascade"):
             self._local.cascade = self._load()
         return self._local.cascade
+
+    def smallest_face(self, shape: tuple[int, ...]) -> int:
+        factor = min(1.0, self.WORK_WIDTH / shape[1])
+        return int(np.ceil(max(20, int(self.min_face * factor)) / factor))
 
     def find(self, image: np.ndarray) -> list[FaceBox]:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image

@@ -136,3 +136,9 @@ def test_faces_come_in_reading_order():
     order = [f.box for f in reading_order([FaceBox(b) for b in boxes])]
     assert order == [(50, 40, 100, 100), (250, 70, 100, 100), (450, 20, 100, 100), (60, 230, 100, 100), (400, 210, 100, 100)]
     assert reading_order([]) == []
+
+
+def test_large_photos_say_how_small_a_face_they_can_find(mtcnn, haar):
+    assert mtcnn.smallest_face((480, 640, 3)) == max(20, mtcnn.min_face)
+    assert mtcnn.smallest_face((4000, 6000, 3)) == 60  # searched at 2000 px: a third of the size
+    assert haar.smallest_face((480, 640, 3)) == 40  # its 20 px at 320 px wide
