@@ -2,7 +2,7 @@
 
     streamlit run app.py
 
-The page stays thin: heavy objects (model, detectors, catalog) are created once per process with
+The page stays thin: heavy objects (models, face finders, catalog) are created once per process with
 st.cache_resource; live frames go to emotion.video.LiveProcessor on streamlit-webrtc's worker thread.
 """
 
@@ -62,7 +62,7 @@ def version(path: str) -> float:
 # Caches are keyed by resolved path and modification time and hold a few entries each: memory stays bounded.
 @st.cache_resource(show_spinner="Loading the emotion model ...", max_entries=4)
 def load_model(model_path: str, _version: float) -> EmotionDetector:
-    """The model, loaded once per process and shared by every viewer and detector."""
+    """The model, loaded once per process and shared by every viewer and face finder."""
     return EmotionDetector.load(model_path, finder="haar")
 
 

@@ -126,7 +126,7 @@ def cold_start(python: str, code: str) -> tuple[float, float]:
 
 
 def page_cold_start() -> float | None:
-    """Seconds from `streamlit run app.py` to the page showing its tabs (model and detectors loaded)
+    """Seconds from `streamlit run app.py` to the page showing its tabs (models and face finders loaded)
     in headless Chromium, the browser already open; None without Debian's chromium or Playwright."""
     import socket
     import urllib.request

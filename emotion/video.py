@@ -27,7 +27,7 @@ from .faces import iou
 DETECT_EVERY = 5
 SMOOTHING_SECONDS = 0.5  # time constant of the moving average: labels settle in ~0.5 s, no flicker
 FORGET_SECONDS = 1.0  # a face unseen this long is dropped
-HOLD_SECONDS = 0.3  # a face the detector missed this recently keeps its box and label on screen (no flicker)
+HOLD_SECONDS = 0.3  # a face the finder missed this recently keeps its box and label on screen (no flicker)
 MATCH_IOU = 0.3
 TIMELINE_POINTS = 600  # ~10 minutes at one point per second
 STATS_SECONDS = 5.0  # the processing rate and latency are over this recent window

@@ -25,7 +25,7 @@ def paste_face(scene: np.ndarray, face: np.ndarray, box: Box) -> None:
     x, y, w, h = box
     face = cv2.resize(face, (w, h), interpolation=cv2.INTER_CUBIC)
     face_bgr = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR).astype(np.float32)
-    # Feather the outer ~8% so the square edge does not look like a face contour to a detector.
+    # Feather the outer ~8% so the square edge does not look like a face contour to a face finder.
     ramp = np.minimum(np.arange(w), np.arange(w)[::-1]) / max(1.0, 0.08 * w)
     ramp_y = np.minimum(np.arange(h), np.arange(h)[::-1]) / max(1.0, 0.08 * h)
     alpha = np.clip(np.minimum(ramp_y[:, None], ramp[None, :]), 0, 1)[..., None]
