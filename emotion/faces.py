@@ -1,6 +1,6 @@
 """Face finders behind one small interface: `find(image_bgr) -> list[FaceBox]`.
 
-Two finders, chosen by measurement (../shared/README.md and scripts/calibrate_framing.py):
+Two finders, chosen by measurement (../shared/README.md and scripts/measure_framing.py):
 - "mtcnn" (default for photos): the `mtcnn` package's MTCNN, weights shipped in its wheel, boxes
   plus 5 landmarks. On 27 group/portrait photos it found 76/76 faces with no false box, where
   OpenCV's Haar cascade found 75% with 25 false boxes. Costs ~100-250 ms per photo.
@@ -90,8 +90,7 @@ def reading_order(found: list[FaceBox]) -> list[FaceBox]:
 
 
 class MtcnnFinder:
-    """Accurate face finder for photos (MTCNN, TensorFlow). Safe to share between threads (measured:
-    0 wrong results of 99 from 8 threads on one instance)."""
+    """Accurate face finder for photos (MTCNN, TensorFlow). Safe to share between threads (bench/stress.py)."""
 
     name = "mtcnn"
     MAX_SIDE = 2000  # larger photos are searched on a copy this size (time and memory grow with pixels)

@@ -1,7 +1,7 @@
 """The emotion labels, defined once for the whole project.
 
 FER2013's numeric order (0=angry ... 6=neutral) is the canonical order. A trained model stores
-the order it was trained with (see `emotion.model`), so nothing downstream assumes this order
+the order it was trained with (see `emotion.modelfile`), so nothing downstream assumes this order
 for a model file; it is only the default for new training runs.
 """
 
