@@ -1,12 +1,14 @@
 """Capacity of the live page: N viewers with fake webcams on one server, per-viewer frame rate and latency.
 
-    python bench/load.py [--viewers 1 2 4 8] [--seconds 60] [--soak 300] [--limit 4]
+    python bench/load.py [--viewers 1 2 4 8] [--seconds 60] [--soak 300] [--limit 4] [--uploaders 1 2 4]
 
 Starts `streamlit run app.py` (with MOOD_MAX_LIVE_VIEWERS=--limit) and, for each N, one headless Debian
 Chromium with N pages, each sending a clip of real FER2013 faces from a fake camera. Every 5 s it reads
 each page's live readout (frames/s analysed, ms a frame, added delay behind the camera) or its "busy" notice, and
 the server's CPU use and resident memory. With --soak S, the largest N within the limit runs S seconds
-and the lag's growth over that time is reported. Prints a table and writes it to bench/RESULTS.md.
+and the lag's growth over that time is reported. With --uploaders M, M users upload a 12-megapixel group photo
+each at the same moment: the slowest wait for the result and the server's peak memory. Prints the tables and
+writes them to bench/RESULTS.md.
 The browsers run on the same cores as the server, so the figures are a lower bound of a real deployment.
 """
 
@@ -131,6 +133,30 @@ def run(playwright, url: str, clip: Path, n: int, seconds: float, server_pid: in
         browser.close()
 
 
+def uploads(playwright, url: str, m: int, server_pid: int, folder: Path) -> dict:
+    """M users uploading a different 4000x3000 photo of 6 faces at once: seconds until the last sees its result."""
+    from page import peak_mb, photo, reset_peak  # bench/page.py, beside this script
+
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        pages = []
+        for k in range(m):
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            page.get_by_text("Films for your mood").wait_for(timeout=120_000)
+            pages.append((page, photo(folder / f"user{m}_{k}.jpg", 6, seed=1000 + 10 * m + k, shape=(3000, 4000), size=300)))
+        before = rss_mb(server_pid)
+        reset_peak(server_pid)
+        start = time.monotonic()
+        for page, path in pages:
+            page.locator("input[type=file]").first.set_input_files(str(path))
+        for page, _ in pages:
+            page.get_by_text("— mood of").first.wait_for(timeout=600_000)
+        return {"uploaders": m, "last_result_s": time.monotonic() - start, "peak_mb": peak_mb(server_pid) - before}
+    finally:
+        browser.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -139,6 +165,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="measuring time per N after all viewers run")
     parser.add_argument("--soak", type=float, default=0, help="seconds of the largest N within --limit, for lag growth")
     parser.add_argument("--limit", type=int, default=4, help="the server's MOOD_MAX_LIVE_VIEWERS")
+    parser.add_argument("--uploaders", type=int, nargs="*", default=[], help="concurrent photo uploads to measure")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
@@ -154,6 +181,7 @@ def main() -> None:
                 if args.soak:
                     n = max(v for v in args.viewers if v <= args.limit)
                     rows.append({**run(p, url, clip, n, args.soak, server.pid), "soak": True})
+                upload_rows = [uploads(p, url, m, server.pid, Path(tmp)) for m in args.uploaders]
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -165,13 +193,18 @@ def main() -> None:
         fps = f"{r['fps_min']:.1f} / {r['fps_median']:.1f}" if "fps_min" in r else "-"
         lines.append(f"| {label} | {r['served']} | {r['busy']} | {fps} | {r.get('p95_ms_max', float('nan')):.0f} | "
                      f"{r.get('lag_growth_ms_max', float('nan')):.0f} | {r['server_cpu']:.0%} | {r['server_rss_mb']:.0f} |")
+    if upload_rows:
+        lines += ["", "| users uploading at once (4000x3000, 6 faces each) | last result after | server peak memory |",
+                  "|---:|---:|---:|"]
+        lines += [f"| {u['uploaders']} | {u['last_result_s']:.1f} s | +{u['peak_mb']:.0f} MB |" for u in upload_rows]
     print("\n".join(lines))
     from realtime import cpu_kind, machine, write_section  # bench/realtime.py, beside this script
 
     title, flags = cpu_kind()
-    write_section(args.results, f"Live viewers on one server ({title})", [
+    write_section(args.results, f"Viewers on one server ({title})", [
         f"{time.strftime('%Y-%m-%d')}, `python bench/load.py --viewers {' '.join(map(str, args.viewers))} --seconds "
-        f"{args.seconds:.0f}{f' --soak {args.soak:.0f}' if args.soak else ''} --limit {args.limit}`.",
+        f"{args.seconds:.0f}{f' --soak {args.soak:.0f}' if args.soak else ''} --limit {args.limit}"
+        f"{' --uploaders ' + ' '.join(map(str, args.uploaders)) if args.uploaders else ''}`.",
         f"Machine: {machine()}; CPU flags: {flags}. The browsers (one Chromium, a page per viewer, fake 640x480 "
         "cameras with two real faces) ran on the same cores as the server.",
         "", *lines,
