@@ -170,10 +170,20 @@ def test_films_page_to_the_end_and_back(server, tmp_path, fer_faces):
 
 def choose(page, label: str, text: str) -> None:
     """Pick the option containing `text` in the select box `label` (typing filters the options)."""
+    from playwright.sync_api import TimeoutError
+
     box = page.get_by_role("combobox", name=label)
-    box.click()
-    box.fill(text)
-    page.keyboard.press("Enter")
+    for _ in range(5):  # a rerun of the page may redraw the list under the pointer: try again
+        try:
+            box.click(timeout=10_000)
+            box.fill(text)
+            page.get_by_role("option").filter(has_text=text).first.click(timeout=5_000)
+        except TimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        if text in box.input_value():
+            return
+    raise AssertionError(f"could not choose {text} in {label}")
 
 
 def test_a_broken_model_keeps_the_upload_and_the_films(server, tmp_path, fer_faces):
