@@ -22,7 +22,7 @@ import streamlit as st
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
 from emotion import EmotionDetector, Face, ImageError, read_image
-from emotion.detector import DEFAULT_MODEL, LIVE_MODEL
+from emotion.detector import DEFAULT_MODEL, live_model
 from emotion.draw import annotate, hex_color, notice
 from emotion.faces import FINDERS, make_finder
 from emotion.video import LiveProcessor, ViewerLimit
@@ -325,10 +325,7 @@ with main:
         photo_tab(model_path, photo_finder, tta, min_face, usable=model_error is None)
     with live:
         if model_error is None:
-            # Live video runs on the small live model, several times faster per face, unless another was chosen.
-            live_model = (str(LIVE_MODEL.resolve()) if model_path == str(DEFAULT_MODEL.resolve()) and LIVE_MODEL.exists()
-                          else model_path)
-            live_tab(emotion_detector(live_model, "haar", False, min_face))
+            live_tab(emotion_detector(str(live_model(Path(model_path)).resolve()), "haar", False, min_face))
         else:
             st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 with side:

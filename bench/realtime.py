@@ -73,11 +73,13 @@ def stats(ms: list[float]) -> tuple[float, float]:
 
 
 def models() -> dict[str, Path]:
-    """The models to measure: "ours" is what the page's live video runs on (the live model where one is
-    shipped), "photo" the photo model on the same live path."""
-    from emotion.detector import DEFAULT_MODEL, LIVE_MODEL
+    """The models to measure on the live path: "ours" is what the page's live video runs on with this CPU
+    (emotion.detector.live_model), "other" the shipped model it does not run (the photo or the live model)."""
+    from emotion.detector import DEFAULT_MODEL, LIVE_MODEL, live_model
 
-    return {"ours": LIVE_MODEL, "photo": DEFAULT_MODEL} if LIVE_MODEL.exists() else {"ours": DEFAULT_MODEL}
+    ours = live_model()
+    others = [m for m in (LIVE_MODEL, DEFAULT_MODEL) if m.exists() and m != ours]
+    return {"ours": ours, **({"other": others[0]} if others else {})}
 
 
 def run_ours(frames: np.ndarray, model: Path) -> tuple[list[float], list[list[tuple]]]:
@@ -240,7 +242,7 @@ def measure(videos: dict, python: str | None) -> dict:
     return r
 
 
-# (row label, key without ours_/photo_/peer_ prefix, target for ours as a maximum or None); the targets hold
+# (row label, key without ours_/other_/peer_ prefix, target for ours as a maximum or None); the targets hold
 # on CPUs with and without VNNI.
 ROWS = [
     ("p50 ms, 1 face", "p50_ms_1face", 6), ("p95 ms, 1 face", "p95_ms_1face", None),
@@ -254,8 +256,11 @@ ROWS = [
 
 
 def table(r: dict) -> list[str]:
-    """The results as Markdown table rows: ours (the live model), the photo model, fer, ours/fer, target."""
-    lines = ["| measure | ours (live model) | photo model | fer | ours/fer | target (ours) |", "|---|---:|---:|---:|---:|---|"]
+    """The results as Markdown table rows: ours (what the page's live video runs on here), the other shipped model,
+    fer, ours/fer, target."""
+    names = {who: model.stem for who, model in models().items()}
+    lines = [f"| measure | ours ({names['ours']}) | {names.get('other', 'other')} | fer | ours/fer | target (ours) |",
+             "|---|---:|---:|---:|---:|---|"]
     cell = lambda v: f"{v:.4g}" if v is not None else "-"  # noqa: E731
     for label, key, target in ROWS:
         ours = r.get(f"ours_{key}", r.get(key))
@@ -263,7 +268,7 @@ def table(r: dict) -> list[str]:
             continue
         peer = r.get(f"peer_{key}")
         goal = f"<= {target}: {'met' if ours <= target else 'NOT met'}" if target else "-"
-        lines.append(f"| {label} | {cell(ours)} | {cell(r.get(f'photo_{key}'))} | {cell(peer)} | "
+        lines.append(f"| {label} | {cell(ours)} | {cell(r.get(f'other_{key}'))} | {cell(peer)} | "
                      f"{f'{ours / peer:.2f}' if peer else '-'} | {goal} |")
     for n in (1, 4):
         key = f"p95_ms_{n}face{'s' if n > 1 else ''}"

@@ -17,13 +17,22 @@ import numpy as np
 from scipy.special import softmax
 
 from .faces import Box, FaceFinder, make_finder, reading_order
-from .inference import Forward, graph_forward, lite_forward, run_model
+from .inference import Forward, cpu_has_vnni, graph_forward, lite_forward, run_model
 from .modelfile import load_model, read_meta
 from .preprocess import preprocess_face, to_batch
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS / "emotion.keras"  # the photo model: the most accurate
 LIVE_MODEL = MODELS / "live.keras"  # the live video model: a small student of the photo model, several times faster
+
+
+def live_model(photo_model: Path = DEFAULT_MODEL) -> Path:
+    """The model live video runs on: the small live model on CPUs without VNNI, where the photo model costs several
+    ms a face; on CPUs with VNNI the photo model's int8 export is fast enough for live video, and more accurate
+    (bench/RESULTS.md has both). Another photo model than the default is used as it is."""
+    if photo_model.resolve() == DEFAULT_MODEL.resolve() and LIVE_MODEL.exists() and not cpu_has_vnni():
+        return LIVE_MODEL
+    return photo_model
 
 
 @dataclass

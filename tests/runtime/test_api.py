@@ -117,3 +117,15 @@ def test_variant_shares_the_model_and_switches_finder_and_tta(detector, fer_face
     (of_mirror,) = fast.classify([face[:, ::-1]])
     for label in averaged:  # a mirrored photo gets the same answer
         assert of_mirror[label] == pytest.approx(averaged[label], abs=1e-4)
+
+
+def test_live_video_runs_on_the_live_model_where_the_photo_model_is_slow(tmp_path, monkeypatch):
+    live = tmp_path / "live.keras"
+    live.write_bytes(b"stand-in")
+    monkeypatch.setattr(emotion.detector, "LIVE_MODEL", live)
+    for vnni, expected in ((False, live), (True, emotion.detector.DEFAULT_MODEL)):
+        monkeypatch.setattr(emotion.detector, "cpu_has_vnni", lambda: vnni)
+        assert emotion.detector.live_model() == expected
+    monkeypatch.setattr(emotion.detector, "cpu_has_vnni", lambda: False)
+    other = tmp_path / "mine.keras"
+    assert emotion.detector.live_model(other) == other  # a chosen model is used as it is
