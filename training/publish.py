@@ -40,6 +40,7 @@ CARD = """# Model card: `models/emotion.keras`
   **{params:,} parameters**, file size {size_mb:.1f} MB.
 - **Runtime**: inference runs on this file's TFLite exports: {runtime}; cost per face and per frame:
   `bench/RESULTS.md`.
+- **Used for**: {role}
 - **Code**: {commands}; this card: `python -m training publish {run}{int8_flag}`.
 
 ## Training
@@ -231,7 +232,12 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL) -> None:
     macro = m.get("val_macro_recall"), m.get("val_macro_recall_tta")
     text = CARD.format(
         status=status, recipe=about["recipe"], commands=about["commands"], architecture=about["architecture"],
-        labels=", ".join(read_meta(dest)["labels"]), int8_flag=" --int8" if int8 else "",
+        labels=", ".join(read_meta(dest)["labels"]),
+        int8_flag=(" --int8" if int8 else "") + ("" if dest == DEFAULT_MODEL else f" --as {dest.parent.name}/{dest.name}"),
+        role=("photos, and live video on CPUs with VNNI (`emotion.detector.live_model`); the live video model for other "
+              "CPUs: `models/LIVE_MODEL_CARD.md`" if dest == DEFAULT_MODEL else
+              "live video on CPUs without VNNI (`emotion.detector.live_model`), a student of the photo model: "
+              "`models/MODEL_CARD.md`"),
         params=m["parameters"], size_mb=dest.stat().st_size / 1e6, run=run.as_posix(), progress=about["progress"],
         batch=about["batch"], ls=about["ls"], curves=about["curves"], hours=about["hours"],
         selection=about["selection"],
