@@ -105,6 +105,14 @@ def main() -> int:
               f"{t['exceptions']} exceptions")
     for error in errors[:3]:
         print(error, file=sys.stderr)
+    from realtime import cpu_kind, machine, write_section  # bench/realtime.py, beside this script
+
+    title, flags = cpu_kind()
+    write_section(Path(__file__).resolve().parent / "RESULTS.md", f"One detector shared by threads ({title})", [
+        f"{time.strftime('%Y-%m-%d')}, `python bench/stress.py --threads {args.threads} --seconds {args.seconds:.0f}`; "
+        f"machine: {machine()}; CPU flags: {flags}.", "",
+        "| path | calls | results unlike the single-thread ones | exceptions |", "|---|---:|---:|---:|",
+        *[f"| {path} | {t['calls']} | {t['mismatches']} | {t['exceptions']} |" for path, t in tally.items()]])
     return 1 if any(t["mismatches"] or t["exceptions"] for t in tally.values()) else 0
 
 

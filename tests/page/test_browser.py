@@ -145,15 +145,23 @@ def test_live_recommend_wins_over_an_uploaded_photo(server, tmp_path, fer_faces)
         b.close()
 
 
+def with_photo(playwright, server, tmp_path, fer_faces):
+    """A browser and a page whose films follow an uploaded photo of one face."""
+    from playwright.sync_api import expect
+
+    b = browser(playwright, [])
+    page = b.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(server)
+    page.locator("input[type=file]").first.set_input_files(str(photo_file(tmp_path, fer_faces)), timeout=90_000)
+    expect(page.get_by_text("Mood from the photo me.png")).to_be_visible(timeout=90_000)
+    return b, page
+
+
 def test_films_page_to_the_end_and_back(server, tmp_path, fer_faces):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        b = browser(p, [])
-        page = b.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(server)
-        page.locator("input[type=file]").first.set_input_files(str(photo_file(tmp_path, fer_faces)), timeout=90_000)
-        expect(page.get_by_text("Mood from the photo")).to_be_visible(timeout=90_000)
+        b, page = with_photo(p, server, tmp_path, fer_faces)
         page.get_by_role("slider", name="Minimum ratings").first.focus()  # 200 ratings or more: a short list
         page.keyboard.press("End")
         for _ in range(40):
@@ -190,11 +198,7 @@ def test_a_broken_model_keeps_the_upload_and_the_films(server, tmp_path, fer_fac
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        b = browser(p, [])
-        page = b.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(server)
-        page.locator("input[type=file]").first.set_input_files(str(photo_file(tmp_path, fer_faces)), timeout=90_000)
-        expect(page.get_by_text("Mood from the photo me.png")).to_be_visible(timeout=90_000)
+        b, page = with_photo(p, server, tmp_path, fer_faces)
         page.get_by_text("Advanced").click()
         choose(page, "Model", "broken.keras")
         expect(page.get_by_text("Cannot load the model")).to_be_visible(timeout=30_000)
