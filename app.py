@@ -35,8 +35,9 @@ DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad
 # e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
 PHOTO_SLOTS = max(1, (os.cpu_count() or 2) // 2)
-# Live viewers analysed at once; more are told the server is busy (capacity measured by bench/load.py).
-MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS", "4"))
+# Live viewers analysed at once; more are told the server is busy. One per core: bench/load.py kept 2 viewers at
+# ~12 frames/s each with steady delay on 2 cores, and 4 fell to ~5 frames/s with growing delay (bench/RESULTS.md).
+MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS") or os.cpu_count() or 2)
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
