@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -38,6 +39,7 @@ def graph_forward(model) -> Forward:
     return tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
 
+@lru_cache(maxsize=1)
 def cpu_has_vnni() -> bool:
     """True where int8 convolutions have their fast instructions (x86 AVX-512 VNNI or AVX-VNNI, Arm dot product):
     there XNNPACK runs an int8 export several times faster than float32; elsewhere it is no faster."""
@@ -75,7 +77,7 @@ def pick_export(model_path: str | Path) -> tuple[Path, dict] | None:
         digest = digest or file_sha256(model_path)
         if about.get("source_sha256") != digest:
             continue  # made from another version of the model file: stale, not damaged
-        if about.get("export_sha256", file_sha256(lite)) != file_sha256(lite):
+        if "export_sha256" in about and about["export_sha256"] != file_sha256(lite):
             warnings.warn(f"{lite}: damaged (its bytes changed since export); not used (re-export it)")
             continue
         exports["int8" if str(about.get("compute", "")).startswith("int8") else "float32"] = (lite, about)
