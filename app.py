@@ -31,13 +31,13 @@ from recommender.catalog import DEFAULT_CATALOG, skipped_message
 
 EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢", "surprise": "😮", "neutral": "😐"}
 DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad": "🔵", "surprise": "🟠", "neutral": "⚪"}  # as COLORS
-# Remote deployments need a STUN/TURN server: set MOOD_RTC_CONFIGURATION to a JSON RTCConfiguration,
-# e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
 PHOTO_SLOTS = max(1, (os.cpu_count() or 2) // 2)
-# Live viewers analysed at once; more are told the server is busy. One per core: bench/load.py kept 2 viewers at
-# ~12 frames/s each with steady delay on 2 cores, and 4 fell to ~5 frames/s with growing delay (bench/RESULTS.md).
+# Live viewers analysed at once; more are told the server is busy. One per core, as measured by bench/load.py
+# (bench/RESULTS.md): more than that and every viewer's frame rate falls and its delay grows.
 MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS") or os.cpu_count() or 2)
+# Remote deployments need a STUN/TURN server: set MOOD_RTC_CONFIGURATION to a JSON RTCConfiguration,
+# e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
