@@ -103,7 +103,7 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
         smallest = det.finder.smallest_face(image.shape)
         note = (f"A large photo ({image.shape[1]}x{image.shape[0]}): faces were searched on a smaller copy, so faces "
                 f"under {smallest} px may be missed." if smallest > min_face else None)
-        return faces, annotate(image, faces, max_side=DISPLAY_SIDE, numbered=True), note
+        return faces, annotate(image, faces, max_side=DISPLAY_SIDE, numbers=range(1, len(faces) + 1)), note
     finally:
         slots.release()
 

@@ -36,29 +36,15 @@ PEER_PACKAGES = ["tensorflow-cpu==2.21.0", "keras==3.15.1", "opencv-python-headl
 
 def make_video(n_faces: int, frames: int, seed: int) -> tuple[np.ndarray, list[list[tuple]]]:
     """Frames (T x 480 x 640 x 3) and the true face boxes per frame."""
-    import cv2
-
     from emotion.imageio import read_image
     from emotion.preprocess import preprocess_face
-    from training.scenes import background, paste_face
+    from training.scenes import moving_faces
 
     rng = np.random.default_rng(seed)
     files = sorted(FER_VAL.glob("happy/*.jpg"))[:40] + sorted(FER_VAL.glob("neutral/*.jpg"))[:40]
     faces = [preprocess_face(read_image(files[i])) for i in rng.choice(len(files), n_faces, replace=False)]
-    size = 200 if n_faces == 1 else 130
-    slots = [(220, 140)] if n_faces == 1 else [(60, 40), (400, 40), (60, 290), (400, 290)]
-    out, truth = [], []
-    backgrounds = [background(480, 640, rng, brightness=b) for b in (0.7, 1.0, 1.2)]
-    for t in range(frames):
-        frame = backgrounds[(t // 100) % 3].copy()
-        boxes = []
-        for k, (face, (x, y)) in enumerate(zip(faces, slots)):
-            box = (x + int(30 * np.sin(t / 15 + k)), y + int(15 * np.cos(t / 20 + k)), size, size)
-            paste_face(frame, face, box)
-            boxes.append(box)
-        out.append(cv2.GaussianBlur(frame, (3, 3), 0))
-        truth.append(boxes)
-    return np.stack(out), truth
+    out, truth = zip(*moving_faces(faces, frames, rng))
+    return np.stack(out), list(truth)
 
 
 def recall(found: list[list[tuple]], truth: list[list[tuple]]) -> float:

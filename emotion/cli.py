@@ -1,4 +1,5 @@
-"""`emotion` (or `python -m emotion`): label the emotions of faces in photos, or score a model on a labelled folder.
+"""`emotion` (or `python -m emotion`): label the emotions of faces in photos and videos, analyse whole archives, or
+score a model on a labelled folder.
 
 Training, export and publishing are `emotion-train` (`python -m training`)."""
 
@@ -56,6 +57,43 @@ def _predict(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _video(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .clip import Clip, ClipError, analyse_clip
+
+    det = _load_detector(args)
+    out = Path(args.out or f"{Path(args.video).stem}-emotion")
+    try:
+        with Clip(args.video) as clip:  # read here only for the progress bar's length
+            total = clip.duration
+    except ClipError as exc:
+        raise CliError(str(exc)) from None
+    with tqdm(total=round(total, 1) if total else None, unit="s", desc="video analysed", disable=args.json,
+              bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} s of video [{elapsed}<{remaining}, {rate_fmt}]") as bar:
+        def progress(seconds: float) -> None:
+            bar.update(round(seconds - bar.n, 3))
+
+        try:
+            result = analyse_clip(args.video, det, out, fps=args.fps or None, annotated=args.annotate, progress=progress)
+        except ClipError as exc:
+            raise CliError(str(exc)) from None
+    s = result.summary
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        mood = "  ".join(f"{k} {v:.0%}" for k, v in sorted(s["mood"].items(), key=lambda kv: -kv[1])[:3])
+        print(f"{args.video}: {s['frames_analysed']} frames analysed, {s['faces_seen']} face"
+              f"{'s' if s['faces_seen'] != 1 else ''} seen; mood: {s['dominant'] or 'no face found'}  {mood}")
+        for seg in s["segments"]:
+            print(f"  {seg['start_s']:7.1f}-{seg['end_s']:7.1f} s  {seg['mood']}")
+        print(f"results in {out}/")
+    if result.error:
+        print(f"error: {result.error} (results up to there are in {out}/)", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder, report_text
 
@@ -76,18 +114,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .clip import DEFAULT_FPS
     from .faces import FINDERS
     from .inference import TTA_VIEWS
 
     parser = argparse.ArgumentParser(prog="emotion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def model_options(p: argparse.ArgumentParser) -> None:
+    def model_options(p: argparse.ArgumentParser, finder: str = "mtcnn") -> None:
         p.add_argument("--model", help="model file trained by this project (default: models/emotion.keras)")
         p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                        help=f"test-time augmentation, the mean over {TTA_VIEWS} (default: the model's own setting)")
-        p.add_argument("--finder", choices=sorted(FINDERS), default="mtcnn",
-                       help="face finder: mtcnn (accurate, default) or haar (fast)")
+        p.add_argument("--finder", choices=sorted(FINDERS), default=finder,
+                       help="face finder: mtcnn (accurate) or haar (fast, follows faces between searches in video); "
+                            "default %(default)s")
         p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     p = sub.add_parser("predict", help="find and label faces in images")
@@ -95,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotate", metavar="OUT_DIR", help="write copies with boxes and labels drawn")
     model_options(p)
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("video", help="a video's faces over time: frames.csv, summary.json, timeline.png")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--out", metavar="DIR", help="folder for the results (default: VIDEO's name + -emotion)")
+    p.add_argument("--fps", type=float, default=DEFAULT_FPS,
+                   help=f"frames analysed per second of video (default {DEFAULT_FPS:g}; 0: every frame)")
+    p.add_argument("--annotate", action="store_true", help="also write annotated.mp4 with numbered, labelled boxes")
+    # Video: the fast finder, which follows faces between full searches; labels are smoothed over time, so
+    # test-time augmentation (18x the model cost) is off unless asked for.
+    model_options(p, finder="haar")
+    p.set_defaults(func=_video, tta=False)
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with one sub-folder per emotion")
     p.add_argument("data_dir", metavar="DATA_DIR")

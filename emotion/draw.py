@@ -3,6 +3,7 @@ page uses everywhere (boxes, table, charts)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import cv2
@@ -32,9 +33,9 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def annotate(image: np.ndarray, faces, max_side: int | None = None, numbered: bool = False) -> np.ndarray:
-    """A copy of `image` with each face's box and label ("emotion NN%", or with `numbered` "N emotion NN%", N
-    counting from 1 in the order given) drawn in the emotion's colour. Labels grow with the face, and with the image
+def annotate(image: np.ndarray, faces, max_side: int | None = None, numbers: Sequence[int] | None = None) -> np.ndarray:
+    """A copy of `image` with each face's box and label ("emotion NN%", or with `numbers` "N emotion NN%", N the
+    face's number: its place in a photo, its track in a video) drawn in the emotion's colour. Labels grow with the face, and with the image
     enough to stay legible when it is shown small; each sits above its box, else below, else inside it, wherever it
     overlaps no other label.
     With `max_side`, the image is shrunk to fit it first (a page need not send 24 megapixels to the browser)."""
@@ -45,12 +46,12 @@ def annotate(image: np.ndarray, faces, max_side: int | None = None, numbered: bo
     out = image.copy()
     height, width = image.shape[:2]
     placed: list[tuple[int, int, int, int]] = []
-    for i, face in enumerate(faces, 1):
+    for i, face in enumerate(faces):
         x, y, w, h = face.box
         color = COLORS.get(face.emotion, GREY)
         thickness = max(1, int(round(w / 80)))
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
-        text = f"{f'{i} ' if numbered else ''}{face.emotion} {face.scores[face.emotion]:.0%}"
+        text = f"{f'{numbers[i]} ' if numbers is not None else ''}{face.emotion} {face.scores[face.emotion]:.0%}"
         font_scale = float(np.clip(max(w / 220, max(height, width) / 1400), 0.35, 3.0))
         weight = max(1, int(round(font_scale * 1.5)))
         (tw, th), base = cv2.getTextSize(text, FONT, font_scale, weight)

@@ -1,11 +1,14 @@
-"""Live video: per-frame detection and labelling with per-face temporal smoothing.
+"""Video: faces followed across frames, and the live webcam path.
 
-One `LiveProcessor` per viewer. `process(frame)` runs on the webcam worker thread:
-find faces (the fast finder; a full-frame search every few frames, in between only near the tracked
-faces) -> one batched classification -> exponential moving average per face, faces matched
-across frames by box overlap -> boxes drawn. The page reads the smoothed mood, its timeline and
-the processing rate through `mood()` / `timeline()` / `stats()`, which are safe to call from another
-thread. `ViewerLimit` caps how many viewers' video one process analyses at once.
+`FaceTracker` is what every video path shares (live webcam, video files in `emotion.clip`): per frame, find
+faces (a full-frame search every few frames, in between only near the tracked faces: several times cheaper
+with the Haar finder) -> one batched classification -> each face matched to its track by box overlap, so it
+keeps a stable id, and its scores smoothed by an exponential moving average over time.
+
+One `LiveProcessor` per webcam viewer. `process(frame)` runs on the webcam worker thread: the tracker, then
+the smoothed boxes drawn. The page reads the smoothed mood, its timeline and the processing rate through
+`mood()` / `timeline()` / `stats()`, which are safe to call from another thread. `ViewerLimit` caps how many
+viewers' video one process analyses at once.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 
 from .detector import EmotionDetector, Face
 from .draw import annotate
-from .faces import iou
+from .faces import Box, iou
 
 # A full-frame face search every DETECT_EVERY-th frame finds faces that came into view; the frames
 # between search only around the faces already tracked, several times cheaper (bench/realtime.py).
@@ -35,48 +38,41 @@ STATS_SECONDS = 5.0  # the processing rate and latency are over this recent wind
 
 @dataclass
 class Track:
-    box: tuple[int, int, int, int]
-    scores: np.ndarray
+    id: int
+    box: Box
+    scores: np.ndarray  # smoothed probabilities, in the detector's label order
     seen: float
 
 
-class LiveProcessor:
-    """Per-viewer state for live mode: face tracks, the smoothed mood and its timeline."""
+@dataclass
+class Tracked:
+    """One face of a frame: its track's id, the face as this frame's search found it (None while the track
+    is only held on screen after a miss), and its box and smoothed scores as shown."""
+
+    id: int
+    found: Face | None
+    shown: Face
+
+
+class FaceTracker:
+    """Faces followed through one video (frames in time order): stable ids and smoothed scores. Not shared:
+    one per video or viewer."""
 
     def __init__(self, detector: EmotionDetector):
         self.detector = detector
         self.labels = detector.labels
         self.tracks: list[Track] = []
-        self._lock = threading.Lock()
-        self._mood: dict[str, float] | None = None
-        self._timeline: deque[tuple[float, dict[str, float]]] = deque(maxlen=TIMELINE_POINTS)
         self._frames = 0
-        self._recent: deque[tuple[float, float, float]] = deque(maxlen=1000)  # (done at, ms, lag ms) per frame
-        self._first: tuple[float, float] | None = None  # (wall clock, capture time) of the first frame
-        self._least_lag = float("inf")
+        self._next_id = 1
 
-    def process(self, frame: np.ndarray, now: float | None = None, captured: float | None = None) -> np.ndarray:
-        """Label every face in a BGR frame; returns the frame with smoothed boxes and labels drawn.
-
-        `captured`: the frame's capture time in seconds (the video's timestamp), for the lag statistics."""
-        start = time.monotonic()
-        now = start if now is None else now
+    def track(self, frame: np.ndarray, now: float) -> list[Tracked]:
+        """The faces of a BGR frame taken at `now` (seconds, increasing), matched to the tracks so far."""
         full_search = self._frames % DETECT_EVERY == 0 or not self.tracks
         self._frames += 1
         faces = self.detector.detect(frame, near=None if full_search else [t.box for t in self.tracks])
-        smoothed = self._update(faces, now)
-        out = annotate(frame, smoothed)
-        done = time.monotonic()
-        with self._lock:
-            if captured is not None and self._first is None:
-                self._first = (start, captured)
-            # How far this frame's result trails its capture, beyond the least this viewer has had: grows if frames queue.
-            lag = 0.0 if captured is None else (done - self._first[0]) - (captured - self._first[1])
-            self._least_lag = min(self._least_lag, lag)
-            self._recent.append((done, (done - start) * 1000, (lag - self._least_lag) * 1000))
-        return out
+        return self._update(faces, now)
 
-    def _update(self, faces: list[Face], now: float) -> list[Face]:
+    def _update(self, faces: list[Face], now: float) -> list[Tracked]:
         unmatched = list(self.tracks)
         out = []
         for face in faces:
@@ -89,22 +85,64 @@ class LiveProcessor:
                 best.box, best.seen = face.box, now
                 track = best
             else:
-                track = Track(face.box, p, now)
+                track = Track(self._next_id, face.box, p, now)
+                self._next_id += 1
                 self.tracks.append(track)
-            out.append(self._face(track, face.confidence))
-        out += [self._face(t) for t in unmatched if now - t.seen <= HOLD_SECONDS]
+            out.append(Tracked(track.id, face, self._shown(track, face.confidence)))
+        out += [Tracked(t.id, None, self._shown(t)) for t in unmatched if now - t.seen <= HOLD_SECONDS]
         self.tracks = [t for t in self.tracks if now - t.seen <= FORGET_SECONDS]
-        with self._lock:
-            if out:
-                mood = np.mean([[f.scores[k] for k in self.labels] for f in out], axis=0)
-                self._mood = dict(zip(self.labels, map(float, mood)))
-                if not self._timeline or now - self._timeline[-1][0] >= 1.0:
-                    self._timeline.append((now, self._mood))
         return out
 
-    def _face(self, track: Track, confidence: float = 1.0) -> Face:
+    def _shown(self, track: Track, confidence: float = 1.0) -> Face:
         scores = dict(zip(self.labels, map(float, track.scores)))
         return Face(track.box, max(scores, key=scores.get), scores, confidence)
+
+
+class LiveProcessor:
+    """Per-viewer state for live mode: face tracks, the smoothed mood and its timeline."""
+
+    def __init__(self, detector: EmotionDetector):
+        self.detector = detector
+        self.labels = detector.labels
+        self.tracker = FaceTracker(detector)
+        self._lock = threading.Lock()
+        self._mood: dict[str, float] | None = None
+        self._timeline: deque[tuple[float, dict[str, float]]] = deque(maxlen=TIMELINE_POINTS)
+        self._recent: deque[tuple[float, float, float]] = deque(maxlen=1000)  # (done at, ms, lag ms) per frame
+        self._first: tuple[float, float] | None = None  # (wall clock, capture time) of the first frame
+        self._least_lag = float("inf")
+
+    @property
+    def tracks(self) -> list[Track]:
+        return self.tracker.tracks
+
+    def process(self, frame: np.ndarray, now: float | None = None, captured: float | None = None) -> np.ndarray:
+        """Label every face in a BGR frame; returns the frame with smoothed boxes and labels drawn.
+
+        `captured`: the frame's capture time in seconds (the video's timestamp), for the lag statistics."""
+        start = time.monotonic()
+        now = start if now is None else now
+        shown = [t.shown for t in self.tracker.track(frame, now)]
+        self._remember(shown, now)
+        out = annotate(frame, shown)
+        done = time.monotonic()
+        with self._lock:
+            if captured is not None and self._first is None:
+                self._first = (start, captured)
+            # How far this frame's result trails its capture, beyond the least this viewer has had: grows if frames queue.
+            lag = 0.0 if captured is None else (done - self._first[0]) - (captured - self._first[1])
+            self._least_lag = min(self._least_lag, lag)
+            self._recent.append((done, (done - start) * 1000, (lag - self._least_lag) * 1000))
+        return out
+
+    def _remember(self, shown: list[Face], now: float) -> None:
+        if not shown:
+            return
+        mood = np.mean([[f.scores[k] for k in self.labels] for f in shown], axis=0)
+        with self._lock:
+            self._mood = dict(zip(self.labels, map(float, mood)))
+            if not self._timeline or now - self._timeline[-1][0] >= 1.0:
+                self._timeline.append((now, self._mood))
 
     def mood(self) -> dict[str, float] | None:
         """The latest smoothed mood (mean over faces in view), or None before any face was seen."""

@@ -39,7 +39,8 @@ ARCHS = {
     "vgg-small": Arch((32, 64, 128, 256), 256),
     "vgg-slim": Arch((24, 48, 96, 192), 256),  # 3/4 of vgg-small's width: 0.56x its multiply-adds
     "vgg-lean": Arch((16, 48, 96, 192), 256),  # vgg-slim with a cheaper first block (48x48 maps cost most)
-    "vgg-stem": Arch((24, 48, 96, 192), 256, stem=16),  # vgg-slim on a halved face: the live model
+    "vgg-stem": Arch((24, 48, 96, 192), 256, stem=16),  # vgg-slim on a halved face: the first live model
+    "vgg-small-stem": Arch((32, 64, 128, 256), 256, stem=24),  # vgg-small on a halved face: a wider live model
     "tiny": Arch((8, 16, 32, 32), 32),  # for tests only: trains in seconds
 }
 
