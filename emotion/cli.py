@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -94,6 +96,57 @@ def _video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .batch import Output, Settings, find_files, run_here, run_jobs, run_ray
+
+    if args.jobs is not None and args.jobs < 1:
+        raise CliError(f"--jobs must be 1 or more, not {args.jobs}")
+    det = _load_detector(args)  # fails here, once, for a bad model, before any worker starts
+    files, missing = find_files(args.inputs)
+    for item in missing:
+        print(f"warning: {item}: no photo or video found there", file=sys.stderr)
+    try:
+        out = Output(Path(args.out), det.labels)
+        done = out.done()
+    except (ValueError, OSError) as exc:
+        raise CliError(f"cannot use the output {args.out}: {exc}") from None
+    todo = [f for f in files if f not in done]
+    if done:
+        print(f"{len(files) - len(todo)} of {len(files)} files are already in {args.out}: skipped", file=sys.stderr)
+    jobs = args.jobs or (None if args.ray else 1)
+    settings = Settings(args.model, args.finder, args.tta, args.fps or None,
+                        threads=max(1, (os.cpu_count() or 1) // jobs) if jobs and jobs > 1 else (1 if args.ray else None))
+    if not todo:
+        results = iter(())
+    elif args.ray:
+        results = run_ray(todo, settings, None if args.ray == "local" else args.ray, jobs)
+    elif jobs > 1:
+        results = run_jobs(todo, settings, jobs)
+    else:
+        results = run_here(todo, settings)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as Ctrl-C does: finished files saved
+    try:
+        for rows in tqdm(results, total=len(todo), unit="file", desc="files analysed", disable=args.json):
+            out.add(rows)
+    except KeyboardInterrupt:
+        out.save()
+        print("interrupted: the finished files are saved; rerun the same command to go on", file=sys.stderr)
+        return 130
+    df = out.merge()
+    per_file = df.assign(face=df["emotion"].notna(), failed=df["error"].notna()).groupby("file")[["face", "failed"]].any()
+    failed = int(per_file["failed"].sum())
+    summary = {"output": args.out, "files": len(per_file), "faces": int(df["emotion"].notna().sum()),
+               "files_without_face": int((~per_file["face"] & ~per_file["failed"]).sum()), "files_failed": failed}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{summary['files']} files: {summary['faces']} face rows, {summary['files_without_face']} files without "
+              f"a face, {summary['files_failed']} failed -> {args.out}")
+    return 2 if failed else 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder, report_text
 
@@ -146,6 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
     # test-time augmentation (18x the model cost) is off unless asked for.
     model_options(p, finder="haar")
     p.set_defaults(func=_video, tta=False)
+
+    p = sub.add_parser("batch", help="every face in many photos and videos, one row each, into Parquet or CSV")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (searched recursively) or globs")
+    p.add_argument("--out", required=True, metavar="TABLE", help="results.parquet or results.csv; rerunning skips "
+                   "the files already in it")
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default 1; with --ray: one per CPU)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: a cluster's address, 'auto' (RAY_ADDRESS or `ray start`), or none: a local Ray")
+    p.add_argument("--fps", type=float, default=DEFAULT_FPS,
+                   help=f"video frames analysed per second (default {DEFAULT_FPS:g}; 0: every frame)")
+    model_options(p)
+    p.set_defaults(func=_batch)
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with one sub-folder per emotion")
     p.add_argument("data_dir", metavar="DATA_DIR")

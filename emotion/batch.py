@@ -1,0 +1,251 @@
+"""Archives: every face in many photos and videos, one row each, in one Parquet (or CSV) table.
+
+inputs (folders, globs, files) -> the files not yet in the output -> `analyse_file` per file, in this process,
+in `--jobs` worker processes or on Ray Data actors (a cluster, or a local Ray) -> rows saved in parts as files
+finish, so an interrupted run loses only the files in flight -> the parts merged into the output, sorted.
+
+A row is one face (photo: its number in reading order; video: its track id, frame and time), or one row for a
+file with no face or with an error: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from .clip import VIDEO_SUFFIXES, Clip, ClipError, follow, frame_rows
+from .imageio import IMAGE_SUFFIXES, ImageError, read_image
+
+FLUSH_SECONDS = 2.0  # finished files' rows are saved at least this often: what a killed run can lose
+FLUSH_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How every worker loads its detector: plain values, so they travel to processes and Ray actors."""
+
+    model: str | None = None
+    finder: str = "mtcnn"  # for photos; videos use the fast finder and tracking, as `emotion video`
+    tta: bool | None = None  # for photos (None: the model's own setting); off for videos
+    fps: float | None = 10.0  # video frames analysed per second (None: every frame)
+    threads: int | None = None  # inference threads per worker (None: the runtime's default)
+
+
+def find_files(inputs: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The photo and video files named by `inputs` (files, folders searched recursively, globs), each once, and the
+    inputs that named nothing. A file named directly is kept whatever its suffix (it gets an error row if it is no
+    photo or video); in folders and globs only photo and video suffixes count."""
+    wanted = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    files, missing = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_file():
+            found = [path]
+        elif path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+        else:
+            found = sorted(Path(p) for p in glob.glob(item, recursive=True)
+                           if Path(p).is_file() and Path(p).suffix.lower() in wanted)
+        if not found:
+            missing.append(item)
+        files += [str(p.resolve()) for p in found]
+    return list(dict.fromkeys(files)), missing
+
+
+class FileAnalyser:
+    """One loaded detector, and the rows of a file: what a worker process or a Ray actor holds."""
+
+    def __init__(self, settings: Settings):
+        if settings.threads:
+            os.environ["EMOTION_THREADS"] = str(settings.threads)
+            import cv2
+
+            cv2.setNumThreads(settings.threads)
+        from .detector import EmotionDetector
+        from .faces import make_finder
+
+        self.settings = settings
+        self.photos = EmotionDetector.load(settings.model, finder=settings.finder, tta=settings.tta)
+        self.videos = self.photos.variant(make_finder("haar"), tta=False)
+        self.labels = self.photos.labels
+
+    def rows(self, path: str, data: bytes | None = None) -> list[dict]:
+        """Every face of the photo or video at `path` (its content in `data`, if already read)."""
+        kind = "video" if Path(path).suffix.lower() in VIDEO_SUFFIXES else "photo"
+        try:
+            rows = self._video(path, data) if kind == "video" else self._photo(path, data)
+        except (ImageError, ClipError) as exc:
+            return [{"file": path, "kind": kind, "error": str(exc)}]
+        except Exception as exc:  # noqa: BLE001  one file's unexpected failure is its row; the run goes on
+            return [{"file": path, "kind": kind, "error": f"{Path(path).name}: {type(exc).__name__}: {exc}"}]
+        return rows or [{"file": path, "kind": kind}]  # no face: one row that says so (no box, no scores, no error)
+
+    def _photo(self, path: str, data: bytes | None) -> list[dict]:
+        faces = self.photos.detect(read_image(data if data is not None else path, name=Path(path).name))
+        return [{"file": path, "kind": "photo", "face_id": i, **dict(zip(("x", "y", "w", "h"), map(int, f.box))),
+                 **{k: f.scores[k] for k in self.labels}, "emotion": f.emotion}
+                for i, f in enumerate(faces, 1)]
+
+    def _video(self, path: str, data: bytes | None) -> list[dict]:
+        rows: list[dict] = []
+        with Clip(data if data is not None else path, name=Path(path).name) as clip:
+            try:
+                for sampled, tracked in follow(clip, self.videos, self.settings.fps):
+                    rows += [{"file": path, "kind": "video", **r} for r in frame_rows(sampled, tracked, self.labels)]
+            except ClipError as exc:  # broke off midway: the faces up to there, and the error on a row of its own
+                if not rows:
+                    raise
+                rows.append({"file": path, "kind": "video", "error": str(exc)})
+        return rows
+
+
+def table(rows: list[dict], labels: tuple[str, ...]) -> pd.DataFrame:
+    """Rows as the output's table: the same columns and types whichever way they were computed."""
+    columns = ["file", "kind", "frame", "time_s", "face_id", "x", "y", "w", "h", *labels, "emotion", "error"]
+    df = pd.DataFrame(rows, columns=columns)
+    ints = ["frame", "face_id", "x", "y", "w", "h"]
+    df[ints] = df[ints].astype("Int64")
+    df[["time_s", *labels]] = df[["time_s", *labels]].astype("float64")
+    df[["file", "kind", "emotion", "error"]] = df[["file", "kind", "emotion", "error"]].astype("string")
+    return df
+
+
+class Output:
+    """The output table and its parts folder beside it (OUT.parts/): finished files are saved there as they come,
+    and merged into OUT at the end. Rerunning reads both, so it skips every file already done."""
+
+    def __init__(self, path: Path, labels: tuple[str, ...]):
+        if path.suffix.lower() not in (".parquet", ".csv"):
+            raise ValueError(f"{path}: the output must end in .parquet or .csv")
+        self.path, self.labels = path, labels
+        self.parts = path.with_name(path.name + ".parts")
+        self._pending: list[dict] = []
+        self._saved = time.monotonic()
+
+    def _read(self, path: Path) -> pd.DataFrame:
+        df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+        return table(df.to_dict("records"), self.labels) if path.suffix.lower() == ".csv" else df
+
+    def _tables(self) -> list[pd.DataFrame]:
+        found = [self._read(self.path)] if self.path.exists() else []
+        # A part is written under a temporary name and renamed when complete: every *.parquet here is whole.
+        return found + [pd.read_parquet(p) for p in sorted(self.parts.glob("*.parquet"))]
+
+    def done(self) -> set[str]:
+        """The files the output (and its saved parts) already has rows for."""
+        return {f for df in self._tables() for f in df["file"].dropna().unique()}
+
+    def add(self, rows: list[dict]) -> None:
+        self._pending += rows
+        if len(self._pending) >= FLUSH_ROWS or time.monotonic() - self._saved >= FLUSH_SECONDS:
+            self.save()
+
+    def save(self) -> None:
+        """Write the rows so far as one more part."""
+        self._saved = time.monotonic()
+        if not self._pending:
+            return
+        self.parts.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        tmp = self.parts / f"{name}.tmp"
+        table(self._pending, self.labels).to_parquet(tmp, index=False)
+        tmp.rename(self.parts / f"{name}.parquet")
+        self._pending = []
+
+    def merge(self) -> pd.DataFrame:
+        """Everything saved, as one table sorted by file, frame and face, written to the output; parts removed."""
+        self.save()
+        tables = [t for t in self._tables() if len(t)]
+        df = pd.concat(tables, ignore_index=True) if tables else table([], self.labels)
+        df = df.sort_values(["file", "frame", "face_id"], kind="stable", na_position="first").reset_index(drop=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        if self.path.suffix.lower() == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        tmp.rename(self.path)
+        for part in self.parts.glob("*"):
+            part.unlink()
+        if self.parts.exists():
+            self.parts.rmdir()
+        return df
+
+
+_worker: FileAnalyser | None = None
+
+
+def _start_worker(settings: Settings) -> None:
+    global _worker
+    _worker = FileAnalyser(settings)
+
+
+def _work(path: str) -> list[dict]:
+    return _worker.rows(path)
+
+
+def run_here(files: list[str], settings: Settings) -> Iterator[list[dict]]:
+    """Each file's rows, analysed in this process."""
+    analyser = FileAnalyser(settings)
+    for path in files:
+        yield analyser.rows(path)
+
+
+def run_jobs(files: list[str], settings: Settings, jobs: int) -> Iterator[list[dict]]:
+    """Each file's rows as they finish, from `jobs` worker processes that each load the model once."""
+    # spawn, not fork: TensorFlow and the TFLite runtime are not fork-safe once loaded.
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker,
+                             initargs=(settings,)) as pool:
+        queue = iter(files)
+        running = {pool.submit(_work, f) for f in _take(queue, 2 * jobs)}  # a few ahead: workers never wait
+        while running:
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            running |= {pool.submit(_work, f) for f in _take(queue, len(finished))}
+            for future in finished:
+                yield future.result()
+
+
+def _take(items: Iterator[str], n: int) -> list[str]:
+    return [item for _, item in zip(range(n), items)]
+
+
+class _RayAnalyser:
+    """A Ray Data actor: one loaded detector, a batch of files (path and bytes) in, their rows out."""
+
+    def __init__(self, settings: Settings):
+        self.analyser = FileAnalyser(settings)
+
+    def __call__(self, batch: dict) -> pd.DataFrame:
+        rows = [r for path, data in zip(batch["path"], batch["bytes"]) for r in self.analyser.rows(path, bytes(data))]
+        return table(rows, self.analyser.labels)
+
+
+def run_ray(files: list[str], settings: Settings, address: str | None, jobs: int | None) -> Iterator[list[dict]]:
+    """Each file's rows, from Ray Data: the files read as a dataset, analysed by `jobs` actors (default: one per CPU
+    of the cluster; one loaded detector each) on the cluster at `address` ("auto": the one RAY_ADDRESS or
+    `ray start` names; None: a local Ray)."""
+    import logging
+
+    import ray
+
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
+             logging_level=logging.WARNING)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the command draws one bar over files
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    jobs = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    # Reading is I/O: its tasks take no CPU slot, else they would wait forever for the actors' slots (one each).
+    dataset = ray.data.read_binary_files(files, include_paths=True, ray_remote_args={"num_cpus": 0})
+    results = dataset.map_batches(_RayAnalyser, fn_constructor_kwargs={"settings": settings}, batch_size=1,
+                                  batch_format="numpy", concurrency=jobs, num_cpus=1)
+    for batch in results.iter_batches(batch_size=None, batch_format="pandas"):
+        for _, rows in batch.groupby("file", sort=False):
+            yield [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict("records")]
