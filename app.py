@@ -1,9 +1,10 @@
-"""Mood movies: the Streamlit page. Photo or webcam -> labelled faces -> films for the mood.
+"""Mood movies: the Streamlit page. Photo, video file or webcam -> labelled faces -> films for the mood.
 
     streamlit run app.py
 
 The page stays thin: heavy objects (models, face finders, catalog) are created once per process with
-st.cache_resource; live frames go to emotion.video.LiveProcessor on streamlit-webrtc's worker thread.
+st.cache_resource; an uploaded video goes to emotion.clip.analyse_clip; live frames go to
+emotion.video.LiveProcessor on streamlit-webrtc's worker thread.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import altair as alt
@@ -22,6 +26,7 @@ import streamlit as st
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
 from emotion import EmotionDetector, Face, ImageError, read_image
+from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
 from emotion.detector import DEFAULT_MODEL, live_model
 from emotion.draw import annotate, hex_color, notice
 from emotion.faces import FINDERS, make_finder
@@ -32,7 +37,10 @@ from recommender.catalog import DEFAULT_CATALOG, skipped_message
 EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢", "surprise": "😮", "neutral": "😐"}
 DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad": "🔵", "surprise": "🟠", "neutral": "⚪"}  # as COLORS
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
-PHOTO_SLOTS = max(1, (os.cpu_count() or 2) // 2)
+PHOTO_MB = 20  # largest photo upload; videos may use the server's whole maxUploadSize (.streamlit/config.toml)
+VIDEO_SIDE = 960  # the annotated video the page sends back is at most this large: ~1 Mbit/s
+MAX_VIDEO_SECONDS = 600  # a video is analysed up to here: bounded work per upload (minutes at most)
+ANALYSIS_SLOTS = max(1, (os.cpu_count() or 2) // 2)
 # Live viewers analysed at once; more are told the server is busy. One per core, as measured by bench/load.py
 # (bench/RESULTS.md): more than that and every viewer's frame rate falls and its delay grows.
 MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS") or os.cpu_count() or 2)
@@ -43,7 +51,7 @@ RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceSe
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
 # The page's frame first: the models load behind their spinners after it.
 st.title("🎬 Mood movies")
-st.caption("Show your face to the webcam or upload a photo: every face gets its emotion, "
+st.caption("Show your face to the webcam or upload a photo or video: every face gets its emotion, "
            "and you get films for the mood. Nothing leaves this computer.")
 
 
@@ -80,10 +88,26 @@ def load_movies(path: str, _version: float):
 
 
 @st.cache_resource
-def photo_slots() -> threading.BoundedSemaphore:
-    """Photos analysed at once, for all viewers together: each takes up to ~0.5 GB and the CPU's cores, so more
-    would only share them and add up memory; the others wait their turn (bench/RESULTS.md)."""
-    return threading.BoundedSemaphore(PHOTO_SLOTS)
+def analysis_slots() -> threading.BoundedSemaphore:
+    """Photos and videos analysed at once, for all viewers together: each takes up to ~0.5 GB and the CPU's cores,
+    so more would only share them and add up memory; the others wait their turn (bench/RESULTS.md)."""
+    return threading.BoundedSemaphore(ANALYSIS_SLOTS)
+
+
+@contextmanager
+def analysis_slot(what: str) -> Iterator[None]:
+    """Hold an analysis slot for the block; a spinner while others' analyses fill them. Any st call can raise
+    Streamlit's rerun exception, so the slot is released in `finally` whenever it was taken, or it leaks for good."""
+    slots = analysis_slots()
+    held = slots.acquire(blocking=False)
+    try:
+        if not held:
+            with st.spinner(f"Another photo or video is being analysed; your {what} is next ..."):
+                held = slots.acquire()
+        yield
+    finally:
+        if held:
+            slots.release()
 
 
 # Per upload and settings, computed once: a rerun for any other widget reuses it (content hash in the key).
@@ -93,19 +117,38 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
     """The labelled faces of one uploaded photo, the photo annotated for display (at most DISPLAY_SIDE px), and a
     note when it was too large to search for faces as small as asked."""
     det = emotion_detector(model_path, finder, tta, min_face)
-    slots = photo_slots()
-    if not slots.acquire(blocking=False):
-        with st.spinner("Another photo is being analysed; yours is next ..."):
-            slots.acquire()
-    try:
+    with analysis_slot("photo"):
         image = read_image(_data, name=name)
         faces = det.detect(image)
         smallest = det.finder.smallest_face(image.shape)
         note = (f"A large photo ({image.shape[1]}x{image.shape[0]}): faces were searched on a smaller copy, so faces "
                 f"under {smallest} px may be missed." if smallest > min_face else None)
         return faces, annotate(image, faces, max_side=DISPLAY_SIDE, numbers=range(1, len(faces) + 1)), note
-    finally:
-        slots.release()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def analyse_video(digest: str, name: str, model_path: str, _version: float, min_face: int, _data: bytes) -> dict:
+    """One uploaded video's analysis: summary.json's content, frames.csv and annotated.mp4 (as bytes, for the
+    player and the downloads). Raises ClipError when nothing in the file can be analysed."""
+    det = emotion_detector(model_path, "haar", False, min_face)
+    with analysis_slot("video"), tempfile.TemporaryDirectory() as folder:
+        # Made inside the cached function, so that a rerun's replay shows and removes it too (st.cache_data replays
+        # elements created inside; it refuses to update ones created outside).
+        bar = st.progress(0.0, text=f"Analysing {name} ...")
+        reported = [0.0]
+
+        def progress(seconds: float, total: float | None) -> None:
+            if seconds - reported[0] >= 1.0:  # one update a second of video: each is kept for the replay
+                reported[0] = seconds
+                bar.progress(min(seconds / (total or seconds), 1.0),
+                             text=f"Analysing {name}: {seconds:.0f} of {total or seconds:.0f} s")
+
+        out = Path(folder)
+        result = analyse_clip(_data, det, out, annotated=True, max_seconds=MAX_VIDEO_SECONDS, name=name,
+                              progress=progress, annotate_side=VIDEO_SIDE)
+        bar.empty()
+        return {"summary": result.summary, "csv": (out / "frames.csv").read_bytes(),
+                "video": (out / "annotated.mp4").read_bytes()}
 
 
 def mood_line(scores: dict[str, float]) -> str:
@@ -123,18 +166,37 @@ def set_mood(scores: dict[str, float], source: str) -> None:
     st.session_state.mood_source = source
 
 
-def faces_table(faces: list[Face]) -> None:
-    """One row per face, numbered as on the photo, every probability on one shared 0-100% scale; sortable."""
-    table = pd.DataFrame([{"face": i, "emotion": f"{DOT.get(f.emotion, '')} {f.emotion}", **f.scores}
-                          for i, f in enumerate(faces, 1)]).set_index("face")
+def probability_table(rows: list[dict], labels) -> None:
+    """Rows (indexed by their first column) with every probability on one shared 0-100% scale; sortable."""
+    table = pd.DataFrame(rows)
+    table = table.set_index(table.columns[0])
     bars = {k: st.column_config.ProgressColumn(f"{EMOJI.get(k, '')} {k}", min_value=0.0, max_value=1.0, format="percent")
-            for k in faces[0].scores}
-    st.dataframe(table, column_config=bars, height=min(36 * (len(faces) + 1) + 3, 400), width="stretch")
+            for k in labels}
+    st.dataframe(table, column_config=bars, height=min(36 * (len(rows) + 1) + 3, 400), width="stretch")
+
+
+def faces_table(faces: list[Face]) -> None:
+    """One row per face, numbered as on the photo."""
+    probability_table([{"face": i, "emotion": f"{DOT.get(f.emotion, '')} {f.emotion}", **f.scores}
+                       for i, f in enumerate(faces, 1)], faces[0].scores)
+
+
+def mood_chart(points: list[tuple[float, dict[str, float]]], x_title: str) -> None:
+    """Each emotion's share of the mood over time, one fixed colour per emotion (as everywhere on the page)."""
+    labels = list(points[0][1])
+    history = pd.DataFrame([{"s": round(t, 1), **m} for t, m in points]).melt("s", var_name="emotion")
+    colors = alt.Scale(domain=labels, range=[hex_color(k) for k in labels])
+    st.altair_chart(alt.Chart(history).mark_line().encode(
+        x=alt.X("s:Q", title=x_title),
+        y=alt.Y("value:Q", title="share of the mood", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.Color("emotion:N", scale=colors, legend=alt.Legend(orient="bottom", columns=4, title=None))),
+        height=300)
 
 
 def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, usable: bool) -> None:
     uploads = st.file_uploader(
-        "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"], accept_multiple_files=True
+        "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"],
+        accept_multiple_files=True, max_upload_size=PHOTO_MB,
     )
     if not uploads:
         return
@@ -171,6 +233,52 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, usable: bo
         faces_table(faces)
     if len(uploads) > 1 and len(every_face) > 1 and st.button(f"🎬 Films for all {len(every_face)} faces together"):
         set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos")
+
+
+def video_tab(model_path: str, min_face: int) -> None:
+    upload = st.file_uploader(f"Upload a video (up to {MAX_VIDEO_SECONDS // 60} minutes are analysed)",
+                              type=sorted(s.lstrip(".") for s in VIDEO_SUFFIXES), key="video")
+    if not upload:
+        st.caption(f"Faces are followed through the video ({DEFAULT_FPS:g} frames a second): you get each one's mood, the mood "
+                   "over time, and films for the whole clip.")
+        return
+    data = upload.getvalue()
+    try:
+        clip = analyse_video(hashlib.sha256(data).hexdigest(), upload.name, model_path, version(model_path), min_face,
+                             data)
+    except ClipError as exc:
+        st.error(str(exc))
+        return
+    summary = clip["summary"]
+    if summary["error"]:
+        st.warning(f"{summary['error']}. Shown: the video up to {summary['analysed_to_s']:.0f} s.")
+    if summary["duration_s"] > MAX_VIDEO_SECONDS:
+        st.caption(f"A long video: its first {MAX_VIDEO_SECONDS // 60} minutes were analysed.")
+    name, stem = upload.name, Path(upload.name).stem
+    if not summary["faces_seen"]:
+        st.video(clip["video"])
+        st.warning(f"No face found in {name}. Try a video where faces are larger and facing the camera.")
+        return
+    mood = summary["mood"]
+    who = "1 face" if summary["faces_seen"] == 1 else f"{summary['faces_seen']} faces"
+    st.markdown(f"**{name}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood)}")
+    if st.session_state.get("video_mood") != (name, mood):  # a new video: its mood drives the films
+        st.session_state.video_mood = (name, mood)
+        set_mood(mood, f"video {name}")
+    elif st.button("🎬 Recommend for this clip's mood", key="video_recommend"):
+        set_mood(mood, f"video {name}")
+    st.video(clip["video"])
+    points = [(p["start_s"], p["mood"]) for p in summary["timeline"]]
+    if len(points) > 1:
+        mood_chart(points, "seconds into the video")
+    changes = " → ".join(f"{s['mood']} ({s['start_s']:.0f}-{s['end_s']:.0f} s)" for s in summary["segments"][:12])
+    st.caption(f"Dominant mood over time: {changes}{' ...' if len(summary['segments']) > 12 else ''}")
+    probability_table([{"face": f["id"], "seen": f"{f['first_s']:.0f}-{f['last_s']:.0f} s", "frames": f["frames"],
+                        "emotion": f"{DOT.get(f['dominant'], '')} {f['dominant']}", **f["mood"]}
+                       for f in summary["faces"]], mood)
+    left, right = st.columns(2)
+    left.download_button("⬇️ Faces per frame (CSV)", clip["csv"], f"{stem}-frames.csv", "text/csv")
+    right.download_button("⬇️ Annotated video (MP4)", clip["video"], f"{stem}-annotated.mp4", "video/mp4")
 
 
 @st.cache_resource
@@ -223,14 +331,7 @@ def live_tab(det: EmotionDetector) -> None:
                        f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms added delay")
         timeline = processor.timeline()
         if len(timeline) > 1:
-            t0 = timeline[0][0]
-            history = pd.DataFrame([{"s": round(t - t0), **m} for t, m in timeline]).melt("s", var_name="emotion")
-            colors = alt.Scale(domain=list(mood), range=[hex_color(k) for k in mood])  # one colour per emotion
-            st.altair_chart(alt.Chart(history).mark_line().encode(
-                x=alt.X("s:Q", title="seconds since START"),
-                y=alt.Y("value:Q", title="share of the mood", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-                color=alt.Color("emotion:N", scale=colors, legend=alt.Legend(orient="bottom", columns=4, title=None))),
-                height=300)
+            mood_chart([(round(t - timeline[0][0]), m) for t, m in timeline], "seconds since START")
         if st.button("🎬 Recommend for this mood", key="live_recommend"):
             set_mood(mood, "live webcam")
             st.rerun()
@@ -321,9 +422,14 @@ if model_error is not None:  # the page goes on: uploads, mood and films stay un
 
 main, side = st.columns([3, 2], gap="large")
 with main:
-    photo, live = st.tabs(["📷 Photo", "🎥 Live webcam"])
+    photo, video, live = st.tabs(["📷 Photo", "🎞️ Video", "🎥 Live webcam"])
     with photo:
         photo_tab(model_path, photo_finder, tta, min_face, usable=model_error is None)
+    with video:
+        if model_error is None:
+            video_tab(str(live_model(Path(model_path)).resolve()), min_face)
+        else:
+            st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
     with live:
         if model_error is None:
             live_tab(emotion_detector(str(live_model(Path(model_path)).resolve()), "haar", False, min_face))

@@ -62,18 +62,14 @@ def _predict(args: argparse.Namespace) -> int:
 def _video(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .clip import Clip, ClipError, analyse_clip
+    from .clip import ClipError, analyse_clip
 
     det = _load_detector(args)
     out = Path(args.out or f"{Path(args.video).stem}-emotion")
-    try:
-        with Clip(args.video) as clip:  # read here only for the progress bar's length
-            total = clip.duration
-    except ClipError as exc:
-        raise CliError(str(exc)) from None
-    with tqdm(total=round(total, 1) if total else None, unit="s", desc="video analysed", disable=args.json,
+    with tqdm(unit="s", desc="video analysed", disable=args.json,
               bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} s of video [{elapsed}<{remaining}, {rate_fmt}]") as bar:
-        def progress(seconds: float) -> None:
+        def progress(seconds: float, total: float | None) -> None:
+            bar.total = total and round(total, 1)
             bar.update(round(seconds - bar.n, 3))
 
         try:

@@ -177,6 +177,7 @@ class MoodSummary:
                        "mood": (m := self._shares(f["sum"], f["n"])), "dominant": max(m, key=m.get)}
                       for i, f in sorted(self.faces.items())],
             "segments": self.segments(),
+            "timeline": [{"start_s": t, "mood": m} for t, m in self.timeline()],
             "error": error,
         }
 
@@ -246,16 +247,23 @@ class ClipResult:
 
 def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Path, fps: float | None = DEFAULT_FPS,
                  annotated: bool = False, max_seconds: float | None = None, name: str | None = None,
-                 progress: Callable[[float], None] | None = None) -> ClipResult:
-    """Analyse a video file into `out` (frames.csv, summary.json, timeline.png, with `annotated` annotated.mp4).
+                 progress: Callable[[float, float | None], None] | None = None,
+                 annotate_side: int | None = None) -> ClipResult:
+    """Analyse a video file into `out` (frames.csv, summary.json, timeline.png, with `annotated` annotated.mp4, at
+    most `annotate_side` pixels on its longer side).
 
-    `progress` gets the seconds of video done after each frame. Raises ClipError when nothing can be analysed;
-    a file that breaks off midway returns what was analysed, with the reason in `error`."""
+    `progress(done, total)` gets the seconds of video done after each frame, and of the whole (None: unknown).
+    Raises ClipError when nothing can be analysed; a file that breaks off midway returns what was analysed, with
+    the reason in `error`."""
     error = None
     with Clip(source, name) as clip:
         out.mkdir(parents=True, exist_ok=True)
         summary = MoodSummary(detector.labels)
-        writer = AnnotatedVideo(out / "annotated.mp4", clip.width, clip.height, fps or clip.fps or 30.0) if annotated else None
+        total = min(clip.duration or math.inf, max_seconds or math.inf)
+        total = None if math.isinf(total) else total
+        scale = min(1.0, annotate_side / max(clip.width, clip.height)) if annotate_side else 1.0
+        writer = AnnotatedVideo(out / "annotated.mp4", round(clip.width * scale), round(clip.height * scale),
+                                fps or clip.fps or 30.0) if annotated else None
         with open(out / "frames.csv", "w", newline="") as f:
             rows = csv.DictWriter(f, ["time_s", "frame", "face_id", "x", "y", "w", "h", *detector.labels, "emotion"])
             rows.writeheader()
@@ -264,9 +272,10 @@ def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Pat
                     rows.writerows(frame_rows(sampled, tracked, detector.labels))
                     summary.add(sampled.time, tracked)
                     if writer:
-                        writer.write(annotate(sampled.image, [t.shown for t in tracked], numbers=[t.id for t in tracked]))
+                        writer.write(annotate(sampled.image, [t.shown for t in tracked], max_side=annotate_side,
+                                              numbers=[t.id for t in tracked]))
                     if progress:
-                        progress(sampled.time)
+                        progress(sampled.time, total)
             except ClipError as exc:
                 if not summary.frames:
                     raise

@@ -207,3 +207,30 @@ def test_a_broken_model_keeps_the_upload_and_the_films(server, tmp_path, fer_fac
         expect(page.get_by_text("mood of 1 face")).to_be_visible(timeout=60_000)  # the upload was kept
         expect(page.get_by_text("Cannot load the model")).to_have_count(0)
         b.close()
+
+
+def test_video_upload_shows_timeline_faces_and_films(server, tmp_path, fer_faces):
+    from playwright.sync_api import expect, sync_playwright
+
+    from training.scenes import moving_faces, write_clip
+
+    clip = tmp_path / "reaction.mp4"
+    faces = [fer_faces["happy"][0], fer_faces["happy"][1]]
+    write_clip((f for f, _ in moving_faces(faces, 90, np.random.default_rng(3))), clip)
+    with sync_playwright() as p:
+        b = browser(p, [])
+        for width, height, name in ((1280, 800, "video.png"), (390, 844, "video-phone.png")):
+            page = b.new_page(viewport={"width": width, "height": height})
+            page.goto(server)
+            page.get_by_role("tab", name="🎞️ Video").click(timeout=90_000)
+            page.locator("input[type=file]").nth(1).set_input_files(str(clip), timeout=30_000)
+            expect(page.get_by_text("mood of the clip")).to_be_visible(timeout=120_000)
+            expect(page.get_by_text("2 faces")).to_be_visible()
+            expect(page.get_by_text("Mood from the video reaction.mp4")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Fits a").first).to_be_visible(timeout=60_000)
+            expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()  # the timeline
+            expect(page.locator("video").first).to_be_visible()  # the annotated clip
+            expect(page.get_by_role("button", name="⬇️ Faces per frame (CSV)")).to_be_visible()
+            page.screenshot(path=str(tmp_path / name), full_page=True)
+            print(f"screenshot: {tmp_path / name}")
+        b.close()
