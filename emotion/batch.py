@@ -243,7 +243,7 @@ def run_ray(files: list[str], settings: Settings, address: str | None, jobs: int
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     jobs = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
     # Reading is I/O: its tasks take no CPU slot, else they would wait forever for the actors' slots (one each).
-    dataset = ray.data.read_binary_files(files, include_paths=True, ray_remote_args={"num_cpus": 0})
+    dataset = ray.data.read_binary_files(files, include_paths=True, num_cpus=0)
     results = dataset.map_batches(_RayAnalyser, fn_constructor_kwargs={"settings": settings}, batch_size=1,
                                   batch_format="numpy", concurrency=jobs, num_cpus=1)
     for batch in results.iter_batches(batch_size=None, batch_format="pandas"):

@@ -28,7 +28,7 @@ from .video import FaceTracker, Tracked
 
 DEFAULT_FPS = 10.0  # frames analysed per second of video: labels are smoothed over ~0.5 s, more adds little
 TIMELINE_STEP = 1.0  # seconds per point of the timeline and per step of the mood segments
-TRUNCATION_SLACK = 1.0  # a video this much shorter than its container says has lost its end
+TRUNCATION_SLACK = 1.0  # a video (without a frame count) this much shorter than its container says has lost its end
 FORMATS = "a common video file (MP4, MOV, WebM, MKV, AVI)"
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
 
@@ -104,7 +104,9 @@ class Clip:
                             "or truncated") from None
         if index < 0:
             raise ClipError(f"{self.name}: no video frames in this file; use {FORMATS}")
-        if self.duration and time + (1 / self.fps if self.fps else 0) < self.duration - TRUNCATION_SLACK:
+        listed = self._stream.frames  # frames the container's index lists (0: it has no count)
+        if (listed and index + 1 < listed - 1) or (
+                self.duration and time + (1 / self.fps if self.fps else 0) < self.duration - TRUNCATION_SLACK):
             raise ClipError(f"{self.name}: the video ends at {time:.1f} s of its stated {self.duration:.1f} s: "
                             "the file is truncated")
 
