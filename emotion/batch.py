@@ -65,11 +65,14 @@ class FileAnalyser:
     """One loaded detector, and the rows of a file: what a worker process or a Ray actor holds."""
 
     def __init__(self, settings: Settings):
-        if settings.threads:
+        if settings.threads:  # one worker of several: its share of the cores, for every library that spawns threads
             os.environ["EMOTION_THREADS"] = str(settings.threads)
             import cv2
+            import tensorflow as tf  # MTCNN's runtime
 
             cv2.setNumThreads(settings.threads)
+            tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
         from .detector import EmotionDetector
         from .faces import make_finder
 

@@ -99,12 +99,18 @@ def _batch(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise CliError(f"--jobs must be 1 or more, not {args.jobs}")
-    det = _load_detector(args)  # fails here, once, for a bad model, before any worker starts
+    from .detector import DEFAULT_MODEL
+    from .modelfile import read_meta
+
+    try:  # a bad model fails here, once, before any worker starts; only the workers load it
+        labels = tuple(read_meta(Path(args.model or DEFAULT_MODEL))["labels"])
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise CliError(f"cannot load model: {exc}") from None
     files, missing = find_files(args.inputs)
     for item in missing:
         print(f"warning: {item}: no photo or video found there", file=sys.stderr)
     try:
-        out = Output(Path(args.out), det.labels)
+        out = Output(Path(args.out), labels)
         done = out.done()
     except (ValueError, OSError) as exc:
         raise CliError(f"cannot use the output {args.out}: {exc}") from None
