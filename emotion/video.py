@@ -1,7 +1,7 @@
 """Video: faces followed across frames, and the live webcam path.
 
 `FaceTracker` is what every video path shares (live webcam, video files in `emotion.clip`): per frame, find
-faces (a full-frame search every few frames, in between only near the tracked faces: several times cheaper
+faces (a full-frame search every second, in between only near the tracked faces: several times cheaper
 with the Haar finder) -> one batched classification -> each face matched to its track by box overlap, so it
 keeps a stable id, and its scores smoothed by an exponential moving average over time.
 
@@ -25,9 +25,10 @@ from .detector import EmotionDetector, Face
 from .draw import annotate
 from .faces import Box, iou
 
-# A full-frame face search every DETECT_EVERY-th frame finds faces that came into view; the frames
-# between search only around the faces already tracked, several times cheaper (bench/realtime.py).
-DETECT_EVERY = 5
+# A full-frame face search every SEARCH_SECONDS finds faces that came into view; the frames between search only
+# around the faces already tracked, several times cheaper (bench/realtime.py). Rarer full searches make fewer slow
+# frames: a new face gets its box within this time, about when its smoothed label settles anyway.
+SEARCH_SECONDS = 1.0
 SMOOTHING_SECONDS = 0.5  # time constant of the moving average: labels settle in ~0.5 s, no flicker
 FORGET_SECONDS = 1.0  # a face unseen this long is dropped
 HOLD_SECONDS = 0.3  # a face the finder missed this recently keeps its box and label on screen (no flicker)
@@ -62,13 +63,14 @@ class FaceTracker:
         self.detector = detector
         self.labels = detector.labels
         self.tracks: list[Track] = []
-        self._frames = 0
+        self._searched = -math.inf  # when the last full-frame search ran
         self._next_id = 1
 
     def track(self, frame: np.ndarray, now: float) -> list[Tracked]:
         """The faces of a BGR frame taken at `now` (seconds, increasing), matched to the tracks so far."""
-        full_search = self._frames % DETECT_EVERY == 0 or not self.tracks
-        self._frames += 1
+        full_search = not self.tracks or now - self._searched >= SEARCH_SECONDS
+        if full_search:
+            self._searched = now
         faces = self.detector.detect(frame, near=None if full_search else [t.box for t in self.tracks])
         return self._update(faces, now)
 

@@ -105,3 +105,44 @@ def test_cli_writes_the_results_and_fails_cleanly(clip, tmp_path, capsys):
     assert main(["video", str(tmp_path / "empty.mp4"), "--out", str(tmp_path / "e")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "empty.mp4" in err[-1] and "Traceback" not in "".join(err)
+
+
+def test_seeded_malformed_videos_give_results_or_one_line_quickly(fast, fer_faces, tmp_path):
+    """Short clips in three containers, cut short, bit-flipped, behind another container's header or turned to
+    noise after it: each is analysed (perhaps partly) or one ClipError line, within 10 s; no other exception."""
+    import time
+
+    frames = [f for f, _ in moving_faces([fer_faces["happy"][2]], 20, np.random.default_rng(2))]
+    encoded = []
+    for suffix, codec in ((".mp4", "libx264"), (".mkv", "libx264"), (".avi", "mpeg4")):
+        path = tmp_path / f"source{suffix}"
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream(codec, rate=30)
+            stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+            for frame in frames:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
+            out.mux(stream.encode(None))
+        encoded.append((suffix, path.read_bytes()))
+    rng = np.random.default_rng(7)
+    for i in range(24):
+        suffix, original = encoded[i % len(encoded)]
+        data = bytearray(original)
+        kind = i % 4
+        if kind == 0:
+            data = data[: int(rng.integers(1, len(data)))]
+        elif kind == 1:
+            for pos in rng.integers(0, len(data), int(rng.integers(1, 40))):
+                data[pos] ^= int(rng.integers(1, 256))
+        elif kind == 2:
+            data = encoded[(i + 1) % len(encoded)][1][:64] + data[64:]
+        else:
+            data = bytes(data[:64]) + rng.integers(0, 256, 20000, dtype=np.uint8).tobytes()
+        path = tmp_path / f"fuzz{i}{suffix}"
+        path.write_bytes(bytes(data))
+        start = time.perf_counter()
+        try:
+            result = analyse_clip(path, fast, tmp_path / f"out{i}")
+            assert result.error is None or ("\n" not in result.error and path.name in result.error)
+        except ClipError as exc:
+            assert "\n" not in str(exc) and path.name in str(exc)
+        assert time.perf_counter() - start < 10, path

@@ -11,7 +11,7 @@ from emotion import EmotionDetector
 from emotion.detector import Face
 from emotion.faces import iou, make_finder
 from training.scenes import make_scene
-from emotion.video import DETECT_EVERY, LiveProcessor
+from emotion.video import SEARCH_SECONDS, LiveProcessor
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_tracked_faces_update_every_frame_and_newcomers_appear_within_a_full_sea
     det.faces = [first]
     proc.process(np.zeros((10, 10, 3), np.uint8), now=0.0)
     det.faces = [first, second]  # a second person steps in
-    for i in range(1, DETECT_EVERY + 1):
+    for i in range(1, round(SEARCH_SECONDS * 30) + 1):
         proc.process(np.zeros((10, 10, 3), np.uint8), now=i / 30)
         assert any(t.box == first.box and t.seen == i / 30 for t in proc.tracks)
     assert len(proc.tracks) == 2
