@@ -95,6 +95,7 @@ class MtcnnFinder:
     name = "mtcnn"
     MAX_SIDE = 2000  # larger photos are searched on a copy this size (time and memory grow with pixels)
     NET_MIN_FACE = 20
+    PAD = 0.4  # the border around an image searched again when nothing was found, as a share of its longer side
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
         from mtcnn import MTCNN
@@ -113,17 +114,36 @@ class MtcnnFinder:
         return int(np.ceil(self.NET_MIN_FACE / self._factor(shape)))
 
     def find(self, image: np.ndarray) -> list[FaceBox]:
+        """Every face; when none is found, the image is searched again inside a border: MTCNN misses faces that
+        fill the frame or touch its edge (tight crops, selfies), and finds most of them with room around."""
+        found = self._search(image, 0)
+        if found:
+            return found
+        pad = int(round(self.PAD * max(image.shape[:2])))
+        return self._search(cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT), pad, image.shape)
+
+    def _search(self, image: np.ndarray, pad: int, shape: tuple[int, ...] | None = None) -> list[FaceBox]:
+        """Faces in `image`, which is the caller's image of `shape` inside a border of `pad` pixels."""
+        shape = shape or image.shape
         factor = self._factor(image.shape)
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         out = []
         for f in self.net.detect_faces(rgb, min_face_size=self.NET_MIN_FACE):
-            raw = tuple(v / factor for v in f["box"])
-            if f["confidence"] < self.min_confidence or max(raw[2], raw[3]) < self.min_face:
+            x, y, w, h = (v / factor for v in f["box"])
+            raw = (x - pad, y - pad, w, h)
+            if f["confidence"] < self.min_confidence or max(w, h) < self.min_face or not _inside(raw, shape):
                 continue
-            marks = {k: (int(round(p[0] / factor)), int(round(p[1] / factor))) for k, p in f["keypoints"].items()}
-            out.append(FaceBox(frame_box(raw, self.name, image.shape), float(f["confidence"]), marks))
+            marks = {k: (int(round(p[0] / factor)) - pad, int(round(p[1] / factor)) - pad)
+                     for k, p in f["keypoints"].items()}
+            out.append(FaceBox(frame_box(raw, self.name, shape), float(f["confidence"]), marks))
         return out
+
+
+def _inside(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> bool:
+    """Whether the box's centre lies in the image: a face found in a padded border is a reflection, not a face."""
+    x, y, w, h = box
+    return 0 <= x + w / 2 < shape[1] and 0 <= y + h / 2 < shape[0]
 
 
 class HaarFinder:

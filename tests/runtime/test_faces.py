@@ -142,3 +142,20 @@ def test_large_photos_say_how_small_a_face_they_can_find(mtcnn, haar):
     assert mtcnn.smallest_face((480, 640, 3)) == max(20, mtcnn.min_face)
     assert mtcnn.smallest_face((4000, 6000, 3)) == 60  # searched at 2000 px: a third of the size
     assert haar.smallest_face((480, 640, 3)) == 40  # its 20 px at 320 px wide
+
+
+def test_mtcnn_finds_faces_that_fill_the_photo(mtcnn, fer_faces):
+    """Tight crops (a face filling the whole image, as in-the-wild crops and selfies): the search inside a
+    border finds faces a plain search misses, and their boxes stay inside the image."""
+    import cv2
+
+    crops = [cv2.cvtColor(cv2.resize(f, (160, 160), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+             for faces in fer_faces.values() for f in faces]
+    plain = sum(bool(mtcnn._search(c, 0)) for c in crops)
+    found = [mtcnn.find(c) for c in crops]
+    assert sum(map(bool, found)) > plain
+    assert sum(map(bool, found)) >= 0.8 * len(crops)
+    for faces in found:
+        for f in faces:
+            x, y, w, h = f.box
+            assert x >= 0 and y >= 0 and x + w <= 160 and y + h <= 160 and w >= 80
