@@ -1,4 +1,5 @@
-"""`emotion-train` (or `python -m training`): train, average, compare, export and publish emotion models."""
+"""`emotion-train` (or `python -m training`): train, average, compare, export and publish emotion models, and make
+the shifted-val proxy they are chosen on."""
 
 from __future__ import annotations
 
@@ -60,6 +61,17 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shifted(args: argparse.Namespace) -> int:
+    from .shifted import build
+
+    val = Path(args.data) / "val"
+    if not val.is_dir():
+        raise CliError(f"{val}: no val/ folder with one sub-folder per class")
+    n = build(val, Path(args.out), args.seed)
+    print(f"wrote {n} photos to {args.out}; score a model with: emotion evaluate {args.out} --detect [--model PATH]")
+    return 0
+
+
 def _runs(args: argparse.Namespace) -> int:
     from .publish import index_runs
 
@@ -113,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="dest", type=Path, help="model file to write (default models/emotion.keras; "
                                                         "models/live.keras for the live video model)")
     p.set_defaults(func=_publish)
+
+    p = sub.add_parser("shifted-val", help="val faces as camera photos (scenes, roll, light, blur, noise, JPEG): a "
+                                           "proxy for real photos, scored with `emotion evaluate OUT --detect`")
+    p.add_argument("--data", required=True, help="dataset folder with val/<class>/*.jpg")
+    p.add_argument("--out", required=True, help="folder for the photos (outside the repository: they are FER2013)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed makes the same photos (default 0)")
+    p.set_defaults(func=_shifted)
 
     p = sub.add_parser("runs", help="write runs/README.md: every run folder's architecture, origin and val results")
     p.add_argument("--folder", type=Path, default=Path("runs"))
