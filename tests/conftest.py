@@ -26,6 +26,22 @@ def fer_files(split: str, label: str, n: int) -> list[Path]:
     return files
 
 
+def malformed(encoded: list[bytes], i: int, rng: np.random.Generator, header: int, noise: int) -> bytes:
+    """The i-th fuzz case made from valid files `encoded` (several formats): cut short, bit-flipped, behind another
+    format's first `header` bytes, or `noise` random bytes after its own header, in turn."""
+    data = bytearray(encoded[i % len(encoded)])
+    kind = i % 4
+    if kind == 0:
+        return bytes(data[: int(rng.integers(1, len(data)))])
+    if kind == 1:
+        for pos in rng.integers(0, len(data), int(rng.integers(1, 40))):
+            data[pos] ^= int(rng.integers(1, 256))
+        return bytes(data)
+    if kind == 2:
+        return encoded[(i + 1) % len(encoded)][:header] + bytes(data[header:])
+    return bytes(data[:header]) + rng.integers(0, 256, noise, dtype=np.uint8).tobytes()
+
+
 @pytest.fixture(scope="session")
 def fer_faces() -> dict[str, list[np.ndarray]]:
     """Five real val faces per class, as uint8 48x48 grayscale."""

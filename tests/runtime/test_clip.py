@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import malformed
 from emotion.cli import main
 from emotion.clip import Clip, ClipError, analyse_clip
 from emotion.faces import make_finder
@@ -113,7 +114,7 @@ def test_seeded_malformed_videos_give_results_or_one_line_quickly(fast, fer_face
     import time
 
     frames = [f for f, _ in moving_faces([fer_faces["happy"][2]], 20, np.random.default_rng(2))]
-    encoded = []
+    encoded, suffixes = [], []
     for suffix, codec in ((".mp4", "libx264"), (".mkv", "libx264"), (".avi", "mpeg4")):
         path = tmp_path / f"source{suffix}"
         with av.open(str(path), "w") as out:
@@ -122,23 +123,12 @@ def test_seeded_malformed_videos_give_results_or_one_line_quickly(fast, fer_face
             for frame in frames:
                 out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
             out.mux(stream.encode(None))
-        encoded.append((suffix, path.read_bytes()))
+        encoded.append(path.read_bytes())
+        suffixes.append(suffix)
     rng = np.random.default_rng(7)
     for i in range(24):
-        suffix, original = encoded[i % len(encoded)]
-        data = bytearray(original)
-        kind = i % 4
-        if kind == 0:
-            data = data[: int(rng.integers(1, len(data)))]
-        elif kind == 1:
-            for pos in rng.integers(0, len(data), int(rng.integers(1, 40))):
-                data[pos] ^= int(rng.integers(1, 256))
-        elif kind == 2:
-            data = encoded[(i + 1) % len(encoded)][1][:64] + data[64:]
-        else:
-            data = bytes(data[:64]) + rng.integers(0, 256, 20000, dtype=np.uint8).tobytes()
-        path = tmp_path / f"fuzz{i}{suffix}"
-        path.write_bytes(bytes(data))
+        path = tmp_path / f"fuzz{i}{suffixes[i % len(suffixes)]}"
+        path.write_bytes(malformed(encoded, i, rng, header=64, noise=20000))
         start = time.perf_counter()
         try:
             result = analyse_clip(path, fast, tmp_path / f"out{i}")

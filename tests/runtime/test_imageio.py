@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import malformed
 from emotion.imageio import MAX_PIXELS, ImageError, read_image
 
 
@@ -147,19 +148,8 @@ def test_seeded_malformed_images_give_an_image_or_one_line_quickly(tmp_path, pho
     encoded = [encode(small, fmt) for fmt in ("JPEG", "PNG", "GIF", "TIFF", "BMP", "WEBP")]
     files = []
     for i in range(48):
-        data = bytearray(encoded[i % len(encoded)])
-        kind = i % 4
-        if kind == 0:
-            data = data[: int(rng.integers(1, len(data)))]
-        elif kind == 1:
-            for pos in rng.integers(0, len(data), int(rng.integers(1, 40))):
-                data[pos] ^= int(rng.integers(1, 256))
-        elif kind == 2:
-            data = encoded[(i + 1) % len(encoded)][:16] + data[16:]
-        else:
-            data = bytes(data[:8]) + rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
         files.append(tmp_path / f"fuzz{i}.img")
-        files[-1].write_bytes(bytes(data))
+        files[-1].write_bytes(malformed(encoded, i, rng, header=16, noise=4000))
     for path in files:
         start = time.perf_counter()
         try:
