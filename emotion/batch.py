@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .clip import VIDEO_SUFFIXES, Clip, ClipError, follow, frame_rows
+from .clip import VIDEO_SUFFIXES, Clip, ClipError, face_columns, follow, frame_rows
 from .imageio import IMAGE_SUFFIXES, ImageError, read_image
 
 FLUSH_SECONDS = 2.0  # finished files' rows are saved at least this often: what a killed run can lose
@@ -71,11 +71,13 @@ class FileAnalyser:
         if settings.threads:  # one worker of several: its share of the cores, for every library that spawns threads
             os.environ["EMOTION_THREADS"] = str(settings.threads)
             import cv2
-            import tensorflow as tf  # MTCNN's runtime
 
             cv2.setNumThreads(settings.threads)
-            tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
+            if settings.finder == "mtcnn":  # MTCNN runs on TensorFlow; the Haar finder never loads it
+                import tensorflow as tf
+
+                tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
         from .detector import EmotionDetector
         from .faces import make_finder
 
@@ -97,8 +99,7 @@ class FileAnalyser:
 
     def _photo(self, path: str, data: bytes | None) -> list[dict]:
         faces = self.photos.detect(read_image(data if data is not None else path, name=Path(path).name))
-        return [{"file": path, "kind": "photo", "face_id": i, **dict(zip(("x", "y", "w", "h"), map(int, f.box))),
-                 **{k: f.scores[k] for k in self.labels}, "emotion": f.emotion}
+        return [{"file": path, "kind": "photo", "face_id": i, **face_columns(f, self.labels)}
                 for i, f in enumerate(faces, 1)]
 
     def _video(self, path: str, data: bytes | None) -> list[dict]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .detector import EmotionDetector
+from .detector import EmotionDetector, Face
 from .draw import annotate, hex_color
 from .video import FaceTracker, Tracked
 
@@ -184,11 +184,15 @@ class MoodSummary:
         }
 
 
+def face_columns(face: Face, labels: tuple[str, ...]) -> dict:
+    """A face as table columns: its box, its probabilities (6 decimals) and its label."""
+    return {**dict(zip(("x", "y", "w", "h"), map(int, face.box))), **{k: round(face.scores[k], 6) for k in labels},
+            "emotion": face.emotion}
+
+
 def frame_rows(sampled: Sampled, tracked: list[Tracked], labels: tuple[str, ...]) -> list[dict]:
     """One row per face the frame's search found: time, frame, face id, box, the probabilities, the label."""
-    return [{"time_s": round(sampled.time, 4), "frame": sampled.index, "face_id": t.id,
-             **dict(zip(("x", "y", "w", "h"), map(int, t.found.box))),
-             **{k: round(t.found.scores[k], 6) for k in labels}, "emotion": t.found.emotion}
+    return [{"time_s": round(sampled.time, 4), "frame": sampled.index, "face_id": t.id, **face_columns(t.found, labels)}
             for t in tracked if t.found is not None]
 
 
