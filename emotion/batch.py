@@ -30,6 +30,9 @@ FLUSH_ROWS = 5000
 # Files per Ray task: fewer, larger tasks keep Ray's per-task cost (scheduling, object store) small next to the
 # analysis; they are also what an interrupted Ray run can lose.
 BATCH_FILES = 16
+# One reading task reads files far faster than this many actors analyse them; without a cap Ray Data ran 15
+# reading tasks at once on 2 cores, each a new Ray worker process (bench/RESULTS.md).
+ACTORS_PER_READER = 32
 
 
 @dataclass(frozen=True)
@@ -249,8 +252,10 @@ def run_ray(files: list[str], settings: Settings, address: str | None, jobs: int
     context.enable_progress_bars = False  # the command draws one bar over files
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     jobs = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    # Reading is I/O: its tasks take no CPU slot, else they would wait forever for the actors' slots (one each).
-    dataset = ray.data.read_binary_files(files, include_paths=True, num_cpus=0)
+    # Reading is I/O: its tasks take no CPU slot, else they would wait forever for the actors' slots (one each). Their
+    # number is capped, since each concurrent one is a Ray worker process to start.
+    dataset = ray.data.read_binary_files(files, include_paths=True, num_cpus=0,
+                                         concurrency=max(1, jobs // ACTORS_PER_READER))
     results = dataset.map_batches(_RayAnalyser, fn_constructor_kwargs={"settings": settings}, batch_size=BATCH_FILES,
                                   batch_format="numpy", concurrency=jobs, num_cpus=1)
     for batch in results.iter_batches(batch_size=None, batch_format="pandas"):
