@@ -4,7 +4,7 @@
 
 The page stays thin: heavy objects (models, face finders, catalog) are created once per process with
 st.cache_resource; an uploaded video goes to emotion.clip.analyse_clip; live frames go to
-emotion.video.LiveProcessor on streamlit-webrtc's worker thread.
+emotion.video.Viewer (its LiveProcessor) on streamlit-webrtc's worker thread.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import altair as alt
-import av
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -28,14 +27,15 @@ from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse o
 from emotion import EmotionDetector, Face, ImageError, read_image
 from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
 from emotion.detector import DEFAULT_MODEL, live_model
-from emotion.draw import annotate, hex_color, notice
+from emotion.draw import annotate, hex_color
 from emotion.faces import FINDERS, make_finder
-from emotion.video import LiveProcessor, ViewerLimit
+from emotion.video import Viewer, ViewerLimit
 from recommender import MODES, CatalogError, Filters, load_catalog, recommend
 from recommender.catalog import DEFAULT_CATALOG, skipped_message
 
 EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢", "surprise": "😮", "neutral": "😐"}
 DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad": "🔵", "surprise": "🟠", "neutral": "⚪"}  # as COLORS
+PRIORS = {"default": "As the model ships", "training": "As in its training photos", "balanced": "All equally common"}
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
 PHOTO_MB = 20  # largest photo upload; videos may use the server's whole maxUploadSize (.streamlit/config.toml)
 VIDEO_SIDE = 960  # the annotated video the page sends back is at most this large: ~1 Mbit/s
@@ -76,10 +76,10 @@ def load_model(model_path: str, _version: float) -> EmotionDetector:
 
 
 @st.cache_resource(show_spinner="Loading the face finder ...", max_entries=16)
-def emotion_detector(model_path: str, finder: str, tta: bool, min_face: int) -> EmotionDetector:
-    """The shared model with a face finder; cached so reruns get the very same object (thread-safe: see
+def emotion_detector(model_path: str, finder: str, tta: bool, min_face: int, prior: str) -> EmotionDetector:
+    """The shared model with a face finder and prior; cached so reruns get the very same object (thread-safe: see
     EmotionDetector)."""
-    return load_model(model_path, version(model_path)).variant(make_finder(finder, min_face), tta)
+    return load_model(model_path, version(model_path)).variant(make_finder(finder, min_face), tta, prior)
 
 
 @st.cache_resource(show_spinner="Loading the movie catalog ...", max_entries=4)
@@ -113,10 +113,10 @@ def analysis_slot(what: str) -> Iterator[None]:
 # Per upload and settings, computed once: a rerun for any other widget reuses it (content hash in the key).
 @st.cache_data(max_entries=32, show_spinner=False)
 def analyse_photo(digest: str, name: str, model_path: str, _version: float, finder: str, tta: bool, min_face: int,
-                  _data: bytes) -> tuple[list[Face], np.ndarray, str | None]:
+                  prior: str, _data: bytes) -> tuple[list[Face], np.ndarray, str | None]:
     """The labelled faces of one uploaded photo, the photo annotated for display (at most DISPLAY_SIDE px), and a
     note when it was too large to search for faces as small as asked."""
-    det = emotion_detector(model_path, finder, tta, min_face)
+    det = emotion_detector(model_path, finder, tta, min_face, prior)
     with analysis_slot("photo"):
         image = read_image(_data, name=name)
         faces = det.detect(image)
@@ -127,10 +127,11 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def analyse_video(digest: str, name: str, model_path: str, _version: float, min_face: int, _data: bytes) -> dict:
+def analyse_video(digest: str, name: str, model_path: str, _version: float, min_face: int, prior: str,
+                  _data: bytes) -> dict:
     """One uploaded video's analysis: summary.json's content, frames.csv and annotated.mp4 (as bytes, for the
     player and the downloads). Raises ClipError when nothing in the file can be analysed."""
-    det = emotion_detector(model_path, "haar", False, min_face)
+    det = emotion_detector(model_path, "haar", False, min_face, prior)
     with analysis_slot("video"), tempfile.TemporaryDirectory() as folder:
         # Made inside the cached function, so that a rerun's replay shows and removes it too (st.cache_data replays
         # elements created inside; it refuses to update ones created outside).
@@ -193,7 +194,7 @@ def mood_chart(points: list[tuple[float, dict[str, float]]], x_title: str) -> No
         height=300)
 
 
-def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, usable: bool) -> None:
+def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, prior: str, usable: bool) -> None:
     uploads = st.file_uploader(
         "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"],
         accept_multiple_files=True, max_upload_size=PHOTO_MB,
@@ -210,7 +211,7 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, usable: bo
             # The photo face finder (MTCNN) and TensorFlow load only now, with the first photo.
             with st.spinner(f"Finding and labelling the faces in {upload.name} ..."):
                 faces, shown, note = analyse_photo(hashlib.sha256(data).hexdigest(), upload.name, model_path,
-                                                   version(model_path), finder, tta, min_face, data)
+                                                   version(model_path), finder, tta, min_face, prior, data)
         except ImageError as exc:
             st.error(str(exc))
             continue
@@ -235,7 +236,7 @@ def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, usable: bo
         set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos")
 
 
-def video_tab(model_path: str, min_face: int) -> None:
+def video_tab(model_path: str, min_face: int, prior: str) -> None:
     upload = st.file_uploader(f"Upload a video (up to {MAX_VIDEO_SECONDS // 60} minutes are analysed)",
                               type=sorted(s.lstrip(".") for s in VIDEO_SUFFIXES), key="video")
     if not upload:
@@ -245,7 +246,7 @@ def video_tab(model_path: str, min_face: int) -> None:
     data = upload.getvalue()
     try:
         clip = analyse_video(hashlib.sha256(data).hexdigest(), upload.name, model_path, version(model_path), min_face,
-                             data)
+                             prior, data)
     except ClipError as exc:
         st.error(str(exc))
         return
@@ -291,25 +292,14 @@ def live_tab(det: EmotionDetector) -> None:
     st.caption("Press START and allow the camera. If the camera is denied or missing, allow it in the "
                "browser's site settings (or use the Photo tab).")
     # Per viewer; "live" itself is the streamer's own session_state key.
-    if "live_processor" not in st.session_state or st.session_state.live_processor.detector is not det:
-        st.session_state.live_processor = LiveProcessor(det)
-        st.session_state.turned_away = threading.Event()
-    processor: LiveProcessor = st.session_state.live_processor
-    turned_away: threading.Event = st.session_state.turned_away
-    limit = viewer_limit()
-
-    def callback(frame: av.VideoFrame) -> av.VideoFrame:
-        # Worker thread: no st.* calls here; results leave through the processor's lock and a thread-safe Event.
-        image = frame.to_ndarray(format="bgr24")
-        if not limit.admit(id(processor)):  # the server already analyses as many videos as it can keep up with
-            turned_away.set()
-            return av.VideoFrame.from_ndarray(notice(image, "Busy: try again in a minute"), format="bgr24")
-        turned_away.clear()
-        return av.VideoFrame.from_ndarray(processor.process(image, captured=frame.time), format="bgr24")
+    if "live_viewer" not in st.session_state or st.session_state.live_viewer.processor.detector is not det:
+        st.session_state.live_viewer = Viewer(det, viewer_limit())
+    viewer: Viewer = st.session_state.live_viewer
+    processor, limit = viewer.processor, viewer.limit
 
     ctx = webrtc_streamer(
         key="live",
-        video_frame_callback=callback,
+        video_frame_callback=viewer.on_frame,  # on a worker thread: see Viewer
         media_stream_constraints={"video": True, "audio": False},
         rtc_configuration=RTC_CONFIGURATION,
         async_processing=True,  # the newest frame only: a slow frame drops frames instead of adding lag
@@ -317,7 +307,7 @@ def live_tab(det: EmotionDetector) -> None:
 
     @st.fragment(run_every=1.0 if ctx.state.playing else None)
     def readout() -> None:
-        if ctx.state.playing and turned_away.is_set():
+        if ctx.state.playing and viewer.turned_away.is_set():
             st.warning(f"The server is analysing {limit.limit} other viewers' video, as many as it can keep up with. "
                        "Try again in a minute, or use the Photo tab.")
             return
@@ -396,6 +386,10 @@ with st.sidebar:
         catalogs = offered(DEFAULT_CATALOG, "*.csv", "MOOD_CATALOGS")
         catalog_path = catalogs[st.selectbox("Movie catalog", list(catalogs),
                                              help="data/*.csv, and the folders in MOOD_CATALOGS")]
+        prior = st.radio("Emotions to expect", list(PRIORS), format_func=PRIORS.get, help=(
+            "How common each emotion is assumed to be. The model learned from photos where happy faces are 17 times "
+            "as common as disgusted ones; its default leans part of the way towards all emotions being equally "
+            "common (the model card says how far). 'All equally common' lets rare emotions through most often."))
     model, model_error = None, None
     try:
         model = load_model(model_path, version(model_path))
@@ -424,15 +418,15 @@ main, side = st.columns([3, 2], gap="large")
 with main:
     photo, video, live = st.tabs(["📷 Photo", "🎞️ Video", "🎥 Live webcam"])
     with photo:
-        photo_tab(model_path, photo_finder, tta, min_face, usable=model_error is None)
+        photo_tab(model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
     with video:
         if model_error is None:
-            video_tab(str(live_model(Path(model_path)).resolve()), min_face)
+            video_tab(str(live_model(Path(model_path)).resolve()), min_face, prior)
         else:
             st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
     with live:
         if model_error is None:
-            live_tab(emotion_detector(str(live_model(Path(model_path)).resolve()), "haar", False, min_face))
+            live_tab(emotion_detector(str(live_model(Path(model_path)).resolve()), "haar", False, min_face, prior))
         else:
             st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 with side:

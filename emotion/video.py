@@ -8,7 +8,7 @@ keeps a stable id, and its scores smoothed by an exponential moving average over
 One `LiveProcessor` per webcam viewer. `process(frame)` runs on the webcam worker thread: the tracker, then
 the smoothed boxes drawn. The page reads the smoothed mood, its timeline and the processing rate through
 `mood()` / `timeline()` / `stats()`, which are safe to call from another thread. `ViewerLimit` caps how many
-viewers' video one process analyses at once.
+viewers' video one process analyses at once; `Viewer` is one viewer's per-frame work as streamlit-webrtc calls it.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import av
 import numpy as np
 
 from .detector import EmotionDetector, Face
-from .draw import annotate
+from .draw import annotate, notice
 from .faces import Box, iou
 
 # A full-frame face search every SEARCH_SECONDS finds faces that came into view; the frames between search only
@@ -189,3 +190,24 @@ class ViewerLimit:
                 self._last[viewer] = now
                 return True
             return False
+
+
+class Viewer:
+    """One live viewer: `on_frame` is the frame callback streamlit-webrtc calls on its worker thread. The page reads
+    `processor` and `turned_away` from its own thread: the processor guards its results with a lock, and an Event
+    is thread-safe, so nothing else crosses threads."""
+
+    BUSY = "Busy: try again in a minute"
+
+    def __init__(self, detector: EmotionDetector, limit: ViewerLimit):
+        self.processor = LiveProcessor(detector)
+        self.limit = limit
+        self.turned_away = threading.Event()  # set while the other viewers fill the limit
+
+    def on_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
+        image = frame.to_ndarray(format="bgr24")
+        if not self.limit.admit(id(self)):  # the server already analyses as many videos as it can keep up with
+            self.turned_away.set()
+            return av.VideoFrame.from_ndarray(notice(image, self.BUSY), format="bgr24")
+        self.turned_away.clear()
+        return av.VideoFrame.from_ndarray(self.processor.process(image, captured=frame.time), format="bgr24")

@@ -156,3 +156,19 @@ def test_stats_count_frames_and_lag(live, fer_faces):
     for _ in range(10):
         stalled.process(scene, captured=0.0)
     assert stalled.stats()["lag_ms"] > 0
+
+
+def test_a_viewer_over_the_limit_sees_the_busy_notice_while_the_first_keeps_its_analysis(live, fer_faces):
+    import av
+
+    from emotion.video import Viewer, ViewerLimit
+
+    scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=4)
+    frame = av.VideoFrame.from_ndarray(scene, format="bgr24")
+    limit = ViewerLimit(1)
+    first, second = Viewer(live, limit), Viewer(live, limit)
+    shown = first.on_frame(frame).to_ndarray(format="bgr24")
+    busy = second.on_frame(frame).to_ndarray(format="bgr24")
+    assert first.processor.mood() is not None and not first.turned_away.is_set()
+    assert second.turned_away.is_set() and second.processor.mood() is None  # nothing analysed for it
+    assert busy.mean() < 0.6 * scene.mean() and shown.shape == busy.shape == scene.shape  # dimmed, with the notice
