@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
+import tensorflow as tf
+
+AUGMENTS = ("standard", "shift")  # shift: also what cameras do to faces (see camera_shift)
 
 
-def augmenter(seed: int) -> keras.Sequential:
-    """Mirror, small pose/framing changes, lighting, occlusion; applied batched in the input pipeline."""
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(12 / 360, fill_mode="reflect", seed=seed + 1),
-            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 2),
-            keras.layers.RandomZoom((-0.15, 0.15), fill_mode="reflect", seed=seed + 3),
-            keras.layers.RandomBrightness(0.25, value_range=(0, 255), seed=seed + 4),
-            keras.layers.RandomContrast(0.35, value_range=(0, 255), seed=seed + 5),
-            keras.layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(0, 255), seed=seed + 6),
-        ],
-        name="augment",
-    )
+def augmenter(seed: int, augment: str = "standard") -> keras.Sequential:
+    """Mirror, small pose/framing changes, lighting, occlusion; applied batched in the input pipeline. "shift" rolls
+    further (heads in front of webcams tilt more than FER2013's) and adds a yaw-like perspective and blur."""
+    shift = augment == "shift"
+    layers = [
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation((20 if shift else 12) / 360, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomZoom((-0.15, 0.15), fill_mode="reflect", seed=seed + 3),
+        keras.layers.RandomBrightness(0.25, value_range=(0, 255), seed=seed + 4),
+        keras.layers.RandomContrast(0.35, value_range=(0, 255), seed=seed + 5),
+    ]
+    if shift:
+        layers += [keras.layers.RandomPerspective(factor=0.5, scale=0.15, seed=seed + 7),
+                   keras.layers.RandomGaussianBlur(factor=0.5, sigma=0.6, value_range=(0, 255), seed=seed + 8)]
+    layers.append(keras.layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(0, 255), seed=seed + 6))
+    return keras.Sequential(layers, name="augment")
+
+
+def camera_shift(x: tf.Tensor) -> tf.Tensor:
+    """What cameras do that FER2013's web crops rarely show, to N x 48 x 48 x 1 float faces (0-255): gamma, low light
+    (one face in seven), sensor noise and JPEG compression, as `training.shifted` does to val photos. Noise and JPEG
+    are milder than there: shrinking a photo's face to 48 px averages most of them away."""
+    n = tf.shape(x)[0]
+    per_face = lambda lo, hi: tf.random.uniform([n, 1, 1, 1], lo, hi)  # noqa: E731
+    x = 255.0 * tf.pow(tf.clip_by_value(x, 0.0, 255.0) / 255.0, tf.exp(per_face(math.log(0.6), math.log(1.7))))
+    x *= tf.where(per_face(0.0, 1.0) < 0.15, per_face(0.35, 0.7), 1.0)
+    x = tf.clip_by_value(x + tf.random.normal(tf.shape(x)) * per_face(0.0, 3.0), 0.0, 255.0)
+    jpeg = lambda face: tf.image.random_jpeg_quality(tf.cast(face, tf.uint8), 50, 95)  # noqa: E731
+    return tf.cast(tf.map_fn(jpeg, x, fn_output_signature=tf.uint8), tf.float32)

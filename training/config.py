@@ -9,6 +9,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from .architectures import ARCHS
+from .augment import AUGMENTS
 
 
 def _opt(default, help: str, flag: str | None = None, **argparse_kw):
@@ -37,6 +38,8 @@ class TrainConfig:
     teacher: list[str] | None = _opt(None, "distill: train towards a mix of the labels and these model files' "
                                            "probabilities (several act as one ensemble)", nargs="+", metavar="MODEL")
     teacher_weight: float = _opt(0.5, "the teachers' share of each target")
+    augment: str = _opt("standard", "training augmentation: standard, or shift (also stronger roll, perspective, blur, "
+                                    "gamma, low light, noise and JPEG: faces as cameras give them)", choices=AUGMENTS)
     consistent: bool = _opt(False, "the teachers score every augmented face as the student sees it, in every epoch "
                                    "(slower), instead of each face once with TTA before training")
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 from emotion.modelfile import load_model
 
 from .architectures import build_logits_model, dtype_policy, float32_copy
-from .augment import augmenter
+from .augment import augmenter, camera_shift
 from .config import TrainConfig
 from .data import FaceSet, load_split
 from .distill import TEACHER_TARGETS, online_teacher, run_teacher_targets
@@ -48,12 +48,14 @@ def make_datasets(
     `(1 - teacher_weight) x target + teacher_weight x the teacher's probabilities for the augmented face`."""
     n = len(train.labels)
     batch_size = min(cfg.batch_size, len(train.y))
-    aug = augmenter(cfg.seed)
+    aug = augmenter(cfg.seed, cfg.augment)
 
     def prepare(x, y, training: bool):
         x = tf.cast(x[..., None], tf.float32)
         if training:
             x = aug(x, training=True)
+            if cfg.augment == "shift":
+                x = camera_shift(x)
             if teacher is not None:
                 y = (1 - cfg.teacher_weight) * y + cfg.teacher_weight * teacher(x)
         return x, y

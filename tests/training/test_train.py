@@ -251,3 +251,16 @@ def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset):
                  "--teacher", str(teacher), "--consistent"]) == 0
     assert json.loads((student / "run.json").read_text())["consistent"] is True
     assert not (student / "teacher_targets.npy").exists() and not (tmp_path / "teacher-cache").exists()
+
+
+def test_shift_augmentation_trains_and_is_recorded_in_the_runs_command(tmp_path, tiny_dataset):
+    from training.augment import augmenter, camera_shift
+
+    faces = load_folder(tiny_dataset / "val", progress=False).x[..., None].astype(np.float32)
+    shifted = camera_shift(augmenter(0, "shift")(faces, training=True)).numpy()
+    assert shifted.shape == faces.shape and shifted.min() >= 0 and shifted.max() <= 255
+    assert np.abs(shifted - faces).mean() > 5  # visibly changed, as a camera would change them
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "1",
+                 "--augment", "shift"]) == 0
+    assert "--augment shift" in TrainConfig.read(out).command(out)
