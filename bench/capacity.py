@@ -159,14 +159,14 @@ class Server:
         self.workers.clear()
 
 
-def run(server: Server, conn, n: int, seconds: float, limit: int) -> dict:
+def run(server: Server, conn, client_pid: int, n: int, seconds: float, limit: int) -> dict:
     """N viewers for `seconds` after a warm-up: per-viewer medians of the 5-second samples, CPU and memory."""
     server.limit.limit = limit
     conn.send(("start", n))
     while (message := conn.recv())[0] == "offer":
         conn.send(server.answer(message[2]))
     time.sleep(WARMUP_SECONDS)
-    me, client = psutil.Process(), psutil.Process(CLIENT_PID)
+    me, client = psutil.Process(), psutil.Process(client_pid)
     cpu0 = (sum(me.cpu_times()[:2]), sum(client.cpu_times()[:2]), time.monotonic())
     conn.send(("counts",))
     counts0 = conn.recv()[1]
@@ -212,7 +212,6 @@ def row(r: dict) -> str:
 
 
 def main() -> None:
-    global CLIENT_PID
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--seconds", type=float, default=60)
@@ -226,7 +225,6 @@ def main() -> None:
     warning = busy_warning()
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "faces.webm"
         total = WARMUP_SECONDS + max(args.seconds, args.soak) + 30
@@ -234,11 +232,10 @@ def main() -> None:
         parent, child = mp.get_context("spawn").Pipe()
         process = mp.get_context("spawn").Process(target=clients, args=(child, str(clip)), daemon=True)
         process.start()
-        CLIENT_PID = process.pid
         server = Server(max(args.viewers))
-        results = [run(server, parent, n, args.seconds, max(args.viewers)) for n in args.viewers]
-        results.append(run(server, parent, max(args.viewers), args.seconds, args.limit))
-        soak = run(server, parent, args.limit, args.soak, args.limit) if args.soak else None
+        results = [run(server, parent, process.pid, n, args.seconds, max(args.viewers)) for n in args.viewers]
+        results.append(run(server, parent, process.pid, max(args.viewers), args.seconds, args.limit))
+        soak = run(server, parent, process.pid, args.limit, args.soak, args.limit) if args.soak else None
         parent.send(("exit",))
         process.join(10)
     header = ("| viewers | limit | analysed | busy | frames/s analysed, each | frames/s back at the client | p50 ms | "
@@ -260,9 +257,6 @@ def main() -> None:
         "",
         text,
     ])
-
-
-CLIENT_PID = 0
 
 if __name__ == "__main__":
     main()
