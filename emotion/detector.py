@@ -1,14 +1,15 @@
 """The public API: `EmotionDetector` finds faces in an image and labels each with an emotion.
 
 Path of one image: faces.find -> preprocess.preprocess_face per box -> one batched model call
-(inference.run_model on the model's TFLite export or its graph) -> softmax -> a `Face` per box with
-the top emotion and the full probability dict.
+(inference.run_model on the model's TFLite export or its graph) -> the prior's offset (emotion.prior) -> softmax
+-> a `Face` per box with the top emotion and the full probability dict.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .faces import Box, FaceFinder, make_finder, reading_order
 from .inference import Forward, cpu_has_vnni, graph_forward, lite_forward, run_model
 from .modelfile import load_model, read_meta
 from .preprocess import preprocess_face, to_batch
+from .prior import logit_offset, resolve
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS / "emotion.keras"  # the photo model: the most accurate
@@ -64,19 +66,26 @@ class EmotionDetector:
     """Faces in, labelled emotions out. Safe to share between threads: model calls are serialized by a lock,
     and both face finders are thread-safe."""
 
-    def __init__(self, model_path: Path, labels: tuple[str, ...], finder: FaceFinder, tta: bool = False,
-                 lite: tuple[Forward, str] | None = None):
-        """`lite`: the model file's TFLite export and the arithmetic it computes in (`inference.lite_forward`);
-        without it the Keras model runs (loaded here)."""
+    def __init__(self, model_path: Path, meta: dict, finder: FaceFinder, tta: bool = False,
+                 lite: tuple[Forward, str] | None = None, prior: str | Mapping[str, float] | None = None):
+        """`meta`: the model file's metadata (`modelfile.read_meta`); `lite`: its TFLite export and the arithmetic it
+        computes in (`inference.lite_forward`), without which the Keras model runs (loaded here); `prior`: the
+        emotions' shares to assume (`emotion.prior.resolve`; default: the model file's)."""
         self._lock = threading.Lock()
         # One dict for this detector and its variants (`variant` copies the reference), so they load the
         # Keras model once, and only if asked for: ~1 s of the app's start for a two-model ensemble.
         self._shared = {"path": Path(model_path)}
         self._forward, kernels = lite or (graph_forward(self.model), "float32")
         self.runtime = f"TFLite {kernels}" if lite else "TensorFlow graph float32"  # what inference runs on
-        self.labels = tuple(labels)
+        self.meta = meta
+        self.labels = tuple(meta["labels"])
         self.finder = finder
         self.tta = tta
+        self._set_prior(prior)
+
+    def _set_prior(self, prior: str | Mapping[str, float] | None) -> None:
+        self.prior = resolve(prior, self.meta)  # the shares assumed; None: a model file that records none
+        self._offset = logit_offset(self.prior, self.meta)
 
     @property
     def model(self):
@@ -89,35 +98,42 @@ class EmotionDetector:
     @classmethod
     def load(
         cls, path: str | Path | None = None, finder: str | FaceFinder = "mtcnn", tta: bool | None = None,
-        min_face: int | None = None,
+        min_face: int | None = None, prior: str | Mapping[str, float] | None = None,
     ) -> "EmotionDetector":
         """Load a model file trained by this project (default: models/emotion.keras) and a face finder.
 
         Inference runs on the model's TFLite export when one made from this very file lies beside it
-        (`python -m training export --model PATH` writes it there), else on the TensorFlow graph.
+        (`python -m training export --model PATH` writes it there), else on the TensorFlow graph. `prior`: see
+        `emotion.prior.resolve`; a prior that is not one raises `emotion.prior.PriorError`.
         """
         path = Path(path or DEFAULT_MODEL)
         meta = read_meta(path)  # a missing or foreign file fails here, with a message naming it
         if isinstance(finder, str):
             finder = make_finder(finder, min_face)
         tta = meta.get("tta_default", False) if tta is None else tta
-        labels = tuple(meta["labels"])
-        return cls(path, labels, finder, tta, lite=lite_forward(path, labels))
+        resolve(prior, meta)  # a bad prior fails before the model loads
+        return cls(path, meta, finder, tta, lite=lite_forward(path, tuple(meta["labels"])), prior=prior)
 
-    def variant(self, finder: FaceFinder | None = None, tta: bool | None = None) -> "EmotionDetector":
-        """The same loaded model (shared, with its lock) with another face finder or TTA setting."""
+    def variant(self, finder: FaceFinder | None = None, tta: bool | None = None,
+                prior: str | Mapping[str, float] | None = None) -> "EmotionDetector":
+        """The same loaded model (shared, with its lock) with another face finder, TTA setting or prior (None: this
+        detector's)."""
         other = copy.copy(self)
         other.finder = finder or self.finder
         other.tta = self.tta if tta is None else tta
+        if prior is not None:
+            other._set_prior(prior)
         return other
 
     def classify(self, crops: list[np.ndarray]) -> list[dict[str, float]]:
         """Score already-cropped faces (grayscale or BGR, any size) in one batched model call."""
         return self._scores(to_batch([preprocess_face(c) for c in crops]))
 
-    def classify_boxes(self, image: np.ndarray, boxes: list[Box]) -> list[dict[str, float]]:
-        """Score the faces at `boxes` in `image` in one batched model call."""
-        return self._scores(to_batch([preprocess_face(image, b) for b in boxes]))
+    def classify_boxes(self, image: np.ndarray, boxes: list[Box], rolls: list[float] | None = None
+                       ) -> list[dict[str, float]]:
+        """Score the faces at `boxes` in `image` in one batched model call; `rolls`: their tilts, turned upright."""
+        rolls = rolls or [0.0] * len(boxes)
+        return self._scores(to_batch([preprocess_face(image, b, r) for b, r in zip(boxes, rolls)]))
 
     def detect(self, image: np.ndarray, near: list[Box] | None = None) -> list[Face]:
         """Find every face in an image and label it, in reading order; no face is an empty list, not an error.
@@ -129,13 +145,15 @@ class EmotionDetector:
         find_near = getattr(self.finder, "find_near", None)
         found = self.finder.find(image) if near is None or find_near is None else find_near(image, near)
         found = reading_order([f for f in found if f.box[2] > 0 and f.box[3] > 0])
-        scores = self.classify_boxes(image, [f.box for f in found])
+        scores = self.classify_boxes(image, [f.box for f in found], [f.roll for f in found])
         return [Face(f.box, max(s, key=s.get), s, f.confidence, f.landmarks) for f, s in zip(found, scores)]
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Calibrated logits (N x labels) of preprocessed faces (N x 48 x 48 x 1); with TTA, the views' mean."""
+        """Calibrated logits (N x labels) of preprocessed faces (N x 48 x 48 x 1) under this detector's prior; with
+        TTA, the views' mean."""
         with self._lock:
-            return run_model(self._forward, batch, tta=self.tta)
+            logits = run_model(self._forward, batch, tta=self.tta)
+        return logits if self._offset is None else logits + self._offset
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities (N x labels) of preprocessed faces (N x 48 x 48 x 1)."""

@@ -38,6 +38,15 @@ class FaceBox:
     confidence: float = 1.0
     landmarks: dict[str, tuple[int, int]] = field(default_factory=dict)
 
+    @property
+    def roll(self) -> float:
+        """The head's tilt in degrees, from the line between the eyes (0 without eye landmarks). Turning faces upright
+        before the crop: +1.2 points on the shifted val (+5 on faces tilted over 20 degrees; model card)."""
+        if "left_eye" not in self.landmarks or "right_eye" not in self.landmarks:
+            return 0.0
+        (lx, ly), (rx, ry) = self.landmarks["left_eye"], self.landmarks["right_eye"]
+        return float(np.degrees(np.arctan2(ry - ly, rx - lx))) if rx > lx else 0.0  # eyes swapped: a bad detection
+
 
 class FaceFinder(Protocol):
     name: str
