@@ -42,6 +42,7 @@ class Settings:
     model: str | None = None
     finder: str = "mtcnn"  # for photos; videos use the fast finder and tracking, as `emotion video`
     tta: bool | None = None  # for photos (None: the model's own setting); off for videos
+    prior: str | None = None  # see emotion.prior.resolve (None: the model's own)
     fps: float | None = 10.0  # video frames analysed per second (None: every frame)
     threads: int | None = None  # inference threads per worker (None: the runtime's default)
 
@@ -85,7 +86,8 @@ class FileAnalyser:
         from .faces import make_finder
 
         self.settings = settings
-        self.photos = EmotionDetector.load(settings.model, finder=settings.finder, tta=settings.tta)
+        self.photos = EmotionDetector.load(settings.model, finder=settings.finder, tta=settings.tta,
+                                           prior=settings.prior)
         self.videos = self.photos.variant(make_finder("haar"), tta=False)
         self.labels = self.photos.labels
 

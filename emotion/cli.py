@@ -19,9 +19,12 @@ class CliError(Exception):
 
 def _load_detector(args: argparse.Namespace):
     from .detector import EmotionDetector
+    from .prior import PriorError
 
     try:
-        return EmotionDetector.load(args.model, finder=args.finder, tta=args.tta)
+        return EmotionDetector.load(args.model, finder=args.finder, tta=args.tta, prior=args.prior)
+    except PriorError as exc:
+        raise CliError(f"--prior: {exc}") from None
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise CliError(f"cannot load model: {exc}") from None
 
@@ -101,9 +104,14 @@ def _batch(args: argparse.Namespace) -> int:
         raise CliError(f"--jobs must be 1 or more, not {args.jobs}")
     from .detector import DEFAULT_MODEL
     from .modelfile import read_meta
+    from .prior import PriorError, resolve
 
-    try:  # a bad model fails here, once, before any worker starts; only the workers load it
-        labels = tuple(read_meta(Path(args.model or DEFAULT_MODEL))["labels"])
+    try:  # a bad model or prior fails here, once, before any worker starts; only the workers load the model
+        meta = read_meta(Path(args.model or DEFAULT_MODEL))
+        resolve(args.prior, meta)
+        labels = tuple(meta["labels"])
+    except PriorError as exc:
+        raise CliError(f"--prior: {exc}") from None
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise CliError(f"cannot load model: {exc}") from None
     files, missing = find_files(args.inputs)
@@ -118,7 +126,7 @@ def _batch(args: argparse.Namespace) -> int:
     if done:
         print(f"{len(files) - len(todo)} of {len(files)} files are already in {args.out}: skipped", file=sys.stderr)
     jobs = args.jobs or (None if args.ray else 1)
-    settings = Settings(args.model, args.finder, args.tta, args.fps or None,
+    settings = Settings(args.model, args.finder, args.tta, args.prior, args.fps or None,
                         threads=max(1, (os.cpu_count() or 1) // jobs) if jobs and jobs > 1 else (1 if args.ray else None))
     if not todo:
         results = iter(())
@@ -183,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--finder", choices=sorted(FINDERS), default=finder,
                        help="face finder: mtcnn (accurate) or haar (fast, follows faces between searches in video); "
                             "default %(default)s")
+        p.add_argument("--prior", metavar="PRIOR",
+                       help="how common each emotion is assumed to be: default (the model's), training (as in its "
+                            "training data: happy most, disgust least), balanced (all equally), or a share for each "
+                            "emotion, e.g. angry=1,disgust=1,fear=1,happy=2,sad=1,surprise=1,neutral=2")
         p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     p = sub.add_parser("predict", help="find and label faces in images")

@@ -1,7 +1,8 @@
 """Model files: a Keras `.keras` archive that carries its own label order and calibration.
 
 The archive has one extra entry, `emotion_meta.json`: the label order the model was trained with, its
-temperature, its TTA default. Loading reads the labels back instead of assuming an order (mixing
+temperature, its TTA default, and its priors: `train_prior`, the share of each class in its training data (what its
+probabilities assume), and `default_prior`, the shares inference assumes unless told otherwise (`emotion.prior`). Loading reads the labels back instead of assuming an order (mixing
 folder order with FER2013 order is the classic bug).
 
 The model maps N x 48 x 48 x 1 faces (0-255, the output of `preprocess_face`) to **calibrated logits**
@@ -75,7 +76,29 @@ def read_meta(path: str | Path) -> dict:
         raise ModelFileError(f"{path}: its temperature is damaged (not a positive number); {fix}")
     if not isinstance(meta.get("tta_default", False), bool):
         raise ModelFileError(f"{path}: its TTA setting is damaged (not true/false); {fix}")
+    for key in ("train_prior", "default_prior"):
+        if key in meta and not is_prior(meta[key], meta["labels"]):
+            raise ModelFileError(f"{path}: its {key} is damaged (expected a positive share per label); {fix}")
     return meta
+
+
+def is_prior(prior, labels: list[str]) -> bool:
+    """True if `prior` maps exactly `labels` to positive finite shares."""
+    return (isinstance(prior, dict) and set(prior) == set(labels)
+            and all(not isinstance(v, bool) and isinstance(v, (int, float)) and 0 < v < math.inf for v in prior.values()))
+
+
+def write_meta(path: str | Path, **meta) -> None:
+    """Add or replace entries of a model file's metadata (the Keras model in it is left byte for byte)."""
+    path = Path(path)
+    merged = {**read_meta(path), **meta}
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if item.filename != META_ENTRY:
+                dst.writestr(item, src.read(item.filename))
+        dst.writestr(META_ENTRY, json.dumps(merged, indent=2))
+    tmp.replace(path)
 
 
 def load_model(path: str | Path) -> tuple["keras.Model", dict]:  # noqa: F821

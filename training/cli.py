@@ -57,7 +57,7 @@ def _export(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
-    publish(args.run, int8=args.int8, **({"dest": args.dest} if args.dest else {}))
+    publish(args.run, int8=args.int8, shifted=args.shifted, **({"dest": args.dest} if args.dest else {}))
     return 0
 
 
@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "picks int8 on CPUs with VNNI)")
     p.add_argument("--as", dest="dest", type=Path, help="model file to write (default models/emotion.keras; "
                                                         "models/live.keras for the live video model)")
+    p.add_argument("--shifted", type=Path, metavar="DIR", help="also score the shipped file on a shifted val made by "
+                                                               "`shifted-val` (face finder, framing, TTA, prior) for the card")
     p.set_defaults(func=_publish)
 
     p = sub.add_parser("shifted-val", help="val faces as camera photos (scenes, roll, light, blur, noise, JPEG): a "

@@ -17,14 +17,16 @@ import shutil
 from pathlib import Path
 
 from emotion.detector import DEFAULT_MODEL, EmotionDetector
+from emotion.evaluate import evaluate_folder
 from emotion.inference import TTA_VIEWS, export_paths
-from emotion.modelfile import read_meta
+from emotion.modelfile import read_meta, write_meta
 
 from .architectures import ARCHS
 from .config import TrainConfig
 from .data import load_split
 from .ensemble import ARCH as ENSEMBLE
 from .export import export, representative_faces
+from .priors import ACCURACY_TOLERANCE, choose, class_shares, sweep
 
 CARD = """# Model card: `models/emotion.keras`
 
@@ -60,6 +62,12 @@ CARD = """# Model card: `models/emotion.keras`
 | with test-time augmentation ({tta_views}) | {acc_tta:.1%} | {macro_tta} |
 {runtime_rows}
 TTA is {tta_state} by default (on only when it adds >= 0.5 points on val).
+
+## Results — shifted val (the val faces as camera photos: `emotion-train shifted-val`)
+{shifted}
+
+## Prior: how common each emotion is assumed to be
+{prior}
 
 Per-class recall, single pass: {recall}; with TTA: {recall_tta}.
 
@@ -204,11 +212,13 @@ def runtime_accuracy(model: Path, data: str, kernels: str) -> tuple[float, float
     return tuple(float((d.logits(faces).argmax(1) == val.y).mean()) for d in (detector, detector.variant(tta=True)))
 
 
-def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL) -> None:
-    """Copy `run`'s model file to `dest`, export it beside (int8 or float32) and write the model card there."""
+def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: Path | None = None) -> None:
+    """Copy `run`'s model file to `dest`, export it beside (int8 or float32) and write the model card there; with
+    `shifted` (a folder from `emotion-train shifted-val`) the card also gives the shipped pipeline's score on it."""
     cfg, m = read_run(run)
     about = describe(run, cfg, m)
     shutil.copy(run / "model.keras", dest)
+    prior_rows = set_priors(dest, cfg["data"])  # before exporting: an export is tied to the file's final bytes
     paths = export_paths(dest)
     for stale in paths.values():  # exports of the previous model file
         stale.unlink(missing_ok=True)
@@ -248,10 +258,51 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL) -> None:
         recall_tta=", ".join(f"{k} {v:.0%}" for k, v in m["per_class_recall_tta"].items()),
         temperature=m["temperature"], ece_before=m["ece_before"], ece_after=m["ece_after"],
         ece_after_tta=m["ece_after_tta"], runtime=runtime, runtime_rows=runtime_rows,
+        prior=prior_text(prior_rows, read_meta(dest)),
+        shifted=shifted_text(dest, shifted) if shifted else "Not measured for this card (`publish --shifted DIR`).",
     )
     card = card_path(dest)
     card.write_text(text.replace("`models/emotion.keras`", f"`{dest.parent.name}/{dest.name}`", 1))
     print(f"published {run / 'model.keras'} -> {dest}; card: {card}")
+
+
+def set_priors(model: Path, data: str) -> list[dict]:
+    """Record in `model` its training data's class shares and the default prior chosen on val (`training.priors`),
+    measured as inference runs it (the model's TTA setting); the sweep's rows, the chosen one marked."""
+    labels = tuple(read_meta(model)["labels"])
+    train_prior = class_shares(load_split(data, "train", labels=labels).y, labels)
+    val = load_split(data, "val", labels=labels)
+    logits = EmotionDetector.load(model, finder="haar", prior="training").logits(val.x[..., None].astype("float32"))
+    rows = sweep(logits, val.y, labels, train_prior)
+    chosen = choose(rows)
+    write_meta(model, train_prior=train_prior, default_prior=chosen["prior"])
+    return [{**r, "chosen": r is chosen} for r in rows]
+
+
+def shifted_text(model: Path, folder: Path) -> str:
+    """The card's line on the shifted val: the whole pipeline as shipped (MTCNN, framing, TTA, default prior)."""
+    result, _ = evaluate_folder(EmotionDetector.load(model), folder, find_faces=True)
+    recall = ", ".join(f"{k} {v['recall']:.0%}" for k, v in result["per_class"].items())
+    return (f"`emotion evaluate {folder.as_posix()} --detect --model {model.as_posix()}`: accuracy "
+            f"**{result['accuracy']:.1%}**, macro recall {result['macro_recall']:.1%} on {result['n']} photos, a face "
+            f"found in {1 - result['no_face'] / result['n']:.1%} of them (no face counts as wrong). Per-class recall: "
+            f"{recall}.")
+
+
+def prior_text(rows: list[dict], meta: dict) -> str:
+    """The card's section on the priors: the training shares, the default and the val sweep that chose it."""
+    shares = lambda prior: ", ".join(f"{k} {v:.1%}" for k, v in prior.items())  # noqa: E731
+    table = "\n".join(f"| {r['balance']:.1f}{' (default)' if r['chosen'] else ''} | {r['accuracy']:.1%} | "
+                      f"{r['macro_recall']:.1%} | " + ", ".join(f"{k} {v:.0%}" for k, v in r["recall"].items()) + " |"
+                      for r in rows)
+    return (f"Trained on FER2013's class shares (`train_prior` in the model file): {shares(meta['train_prior'])}. "
+            f"By default inference assumes (`default_prior`): {shares(meta['default_prior'])}, i.e. "
+            "each emotion's probability is re-weighted by default / training share (`emotion/prior.py`); "
+            "`--prior training|balanced|<shares>` or the page's \"Emotions to expect\" choose another. The default "
+            "is the balance between the training shares (0) and equal shares (1) with the best val macro recall "
+            f"among those within {ACCURACY_TOLERANCE:.1%} of the trained model's val accuracy (`training/priors.py`); "
+            "as inference runs, with TTA as set above:\n\n| balance | accuracy | macro recall | per-class recall |\n"
+            "|---|---|---|---|\n" + table)
 
 
 def card_path(model: Path) -> Path:

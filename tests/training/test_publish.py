@@ -1,0 +1,35 @@
+"""`python -m training publish`: the shipped file records its priors, and its card states them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emotion.detector import EmotionDetector
+from emotion.modelfile import read_meta
+from training.cli import main
+from training.priors import choose
+
+
+def test_published_model_records_its_training_shares_and_a_default_chosen_on_val(tmp_path, tiny_dataset, capsys):
+    run, dest = tmp_path / "run", tmp_path / "shipped" / "mine.keras"
+    dest.parent.mkdir()
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(run), "--arch", "tiny", "--epochs", "1"]) == 0
+    assert main(["shifted-val", "--data", str(tiny_dataset), "--out", str(tmp_path / "shifted")]) == 0
+    assert main(["publish", str(run), "--as", str(dest), "--shifted", str(tmp_path / "shifted")]) == 0
+    meta = read_meta(dest)
+    # tiny_dataset's train split has 12 faces of every class: equal shares
+    np.testing.assert_allclose(list(meta["train_prior"].values()), 1 / 7, atol=1e-9)
+    card = (dest.parent / "MINE_MODEL_CARD.md").read_text()
+    assert "## Prior" in card and "| balance | accuracy | macro recall |" in card and "(default)" in card
+    assert "on 28 photos, a face found in" in card  # the shifted val's 4 val faces per class
+    detector = EmotionDetector.load(dest, finder="haar")  # its export was made after the priors were written
+    assert detector.runtime.startswith("TFLite") and detector.prior is not None
+
+
+def test_the_default_prior_keeps_accuracy_and_then_maximizes_macro_recall():
+    rows = [{"balance": 0.0, "accuracy": 0.700, "macro_recall": 0.60},
+            {"balance": 0.5, "accuracy": 0.699, "macro_recall": 0.64},
+            {"balance": 1.0, "accuracy": 0.680, "macro_recall": 0.66}]
+    assert choose(rows)["balance"] == 0.5  # 1.0 recalls more but loses 2 points of accuracy
+    rows[1]["accuracy"] = 0.69
+    assert choose(rows)["balance"] == 0.0
