@@ -35,8 +35,8 @@ CARD = """# Model card: `models/emotion.keras`
 ## What it is
 - **Task**: facial expression classification, 7 classes in this order (stored inside the model
   file): {labels}.
-- **Input**: one face, grayscale 48x48 uint8 (`emotion.preprocess.preprocess_face`: crop ->
-  grayscale -> 48x48); scaling to [0, 1] and temperature calibration are layers of the model, which
+- **Input**: one face, grayscale 48x48 uint8 (`emotion.preprocess.preprocess_face`: crop, turned upright by
+  its eye line when the face finder gives eye landmarks (MTCNN) -> grayscale -> 48x48); scaling to [0, 1] and temperature calibration are layers of the model, which
   outputs calibrated logits (softmax gives the probabilities).
 - **Architecture**: {architecture}.
   **{params:,} parameters**, file size {size_mb:.1f} MB.
@@ -63,12 +63,6 @@ CARD = """# Model card: `models/emotion.keras`
 {runtime_rows}
 TTA is {tta_state} by default (on only when it adds >= 0.5 points on val).
 
-## Results — shifted val (the val faces as camera photos: `emotion-train shifted-val`)
-{shifted}
-
-## Prior: how common each emotion is assumed to be
-{prior}
-
 Per-class recall, single pass: {recall}; with TTA: {recall_tta}.
 
 **Calibration** (temperature scaling fitted on val, T = {temperature:.3f}): expected calibration
@@ -79,6 +73,12 @@ figures are optimistic.
 The run's reports are committed beside its configuration: `{run}/confusion_matrix.png`,
 `{run}/report.txt` (per-class precision/recall/F1, with and without TTA), `{run}/metrics.json`;
 {curves}.
+
+## Results — shifted val (the val faces as camera photos: `emotion-train shifted-val`)
+{shifted}
+
+## Prior: how common each emotion is assumed to be
+{prior}
 
 ## Not measured here
 The held-out FER2013 PrivateTest split and other datasets are not available to this project; the
@@ -283,7 +283,9 @@ def shifted_text(model: Path, folder: Path) -> str:
     """The card's line on the shifted val: the whole pipeline as shipped (MTCNN, framing, TTA, default prior)."""
     result, _ = evaluate_folder(EmotionDetector.load(model), folder, find_faces=True)
     recall = ", ".join(f"{k} {v['recall']:.0%}" for k, v in result["per_class"].items())
-    return (f"`emotion evaluate {folder.as_posix()} --detect --model {model.as_posix()}`: accuracy "
+    model = model.resolve().relative_to(Path.cwd()) if model.resolve().is_relative_to(Path.cwd()) else model
+    return (f"`emotion evaluate {folder.as_posix()} --detect --model {model.as_posix()}` ({folder.as_posix()} made by "
+            f"`emotion-train shifted-val --data DATA --out {folder.as_posix()}`): accuracy "
             f"**{result['accuracy']:.1%}**, macro recall {result['macro_recall']:.1%} on {result['n']} photos, a face "
             f"found in {1 - result['no_face'] / result['n']:.1%} of them (no face counts as wrong). Per-class recall: "
             f"{recall}.")
