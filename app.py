@@ -388,8 +388,8 @@ with st.sidebar:
                                              help="data/*.csv, and the folders in MOOD_CATALOGS")]
         prior = st.radio("Emotions to expect", list(PRIORS), format_func=PRIORS.get, help=(
             "How common each emotion is assumed to be. The model learned from photos where happy faces are 17 times "
-            "as common as disgusted ones; its default leans part of the way towards all emotions being equally "
-            "common (the model card says how far). 'All equally common' lets rare emotions through most often."))
+            "as common as disgusted ones, and ships assuming the shares its model card states. 'All equally common' "
+            "lets rare emotions (disgust, fear) win more often."))
     model, model_error = None, None
     try:
         model = load_model(model_path, version(model_path))
