@@ -197,7 +197,9 @@ class Viewer:
     `processor` and `turned_away` from its own thread: the processor guards its results with a lock, and an Event
     is thread-safe, so nothing else crosses threads."""
 
-    BUSY = "Busy: try again in a minute"
+    # A viewer over the limit gets this small still picture instead of its video: sending back its own frames cost
+    # as much encoding as analysing them, and took the analysed viewers down to 6 frames/s (bench/capacity.py).
+    BUSY = notice(np.full((300, 400, 3), 60, np.uint8), "Busy: try again in a minute")
 
     def __init__(self, detector: EmotionDetector, limit: ViewerLimit):
         self.processor = LiveProcessor(detector)
@@ -205,9 +207,9 @@ class Viewer:
         self.turned_away = threading.Event()  # set while the other viewers fill the limit
 
     def on_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
-        image = frame.to_ndarray(format="bgr24")
         if not self.limit.admit(id(self)):  # the server already analyses as many videos as it can keep up with
             self.turned_away.set()
-            return av.VideoFrame.from_ndarray(notice(image, self.BUSY), format="bgr24")
+            return av.VideoFrame.from_ndarray(self.BUSY, format="bgr24")  # a new frame: its timestamps get set
         self.turned_away.clear()
+        image = frame.to_ndarray(format="bgr24")
         return av.VideoFrame.from_ndarray(self.processor.process(image, captured=frame.time), format="bgr24")

@@ -171,4 +171,5 @@ def test_a_viewer_over_the_limit_sees_the_busy_notice_while_the_first_keeps_its_
     busy = second.on_frame(frame).to_ndarray(format="bgr24")
     assert first.processor.mood() is not None and not first.turned_away.is_set()
     assert second.turned_away.is_set() and second.processor.mood() is None  # nothing analysed for it
-    assert busy.mean() < 0.6 * scene.mean() and shown.shape == busy.shape == scene.shape  # dimmed, with the notice
+    assert shown.shape == scene.shape and busy.shape[1] < scene.shape[1]  # a small still notice: cheap to send back
+    assert busy.max() > 200 > 40 > busy.mean()  # white text on a dark still
