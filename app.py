@@ -29,6 +29,7 @@ from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
 from emotion.detector import DEFAULT_MODEL, live_model
 from emotion.draw import annotate, hex_color
 from emotion.faces import FINDERS, make_finder
+from emotion.prior import PriorError, resolve
 from emotion.video import Viewer, ViewerLimit
 from recommender import MODES, CatalogError, Filters, load_catalog, recommend
 from recommender.catalog import DEFAULT_CATALOG, skipped_message
@@ -395,6 +396,12 @@ with st.sidebar:
         model = load_model(model_path, version(model_path))
     except (FileNotFoundError, ValueError, OSError) as exc:
         model_error = exc
+    try:
+        if model is not None:
+            resolve(prior, model.meta)
+    except PriorError as exc:  # a model file from before priors were recorded: it runs as trained
+        st.caption(f"{PRIORS[prior]}: {exc}")
+        prior = "default"
     # Default: the model's own setting (on when it helped on val). Live video stays without it:
     # 18 times the classification cost per frame for a label that is smoothed over time anyway.
     with tta_slot:

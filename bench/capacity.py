@@ -13,7 +13,7 @@ First every N in --viewers with no limit (what the machine holds), then the larg
 over it get the busy notice, the others keep their rate), then --soak seconds at the limit (does the lag grow?).
 Every 5 s: each viewer's frames/s analysed, p50/p95 ms a frame and added delay (the page's live readout,
 `LiveProcessor.stats`), frames/s received back by the client, busy or not; the server's and the clients' CPU use,
-and the server's resident memory. Prints the tables and writes them to bench/RESULTS.md.
+and the server's resident memory.
 """
 
 from __future__ import annotations
@@ -206,7 +206,8 @@ def run(server: Server, conn, client_pid: int, n: int, seconds: float, limit: in
 def row(r: dict) -> str:
     served = [v for v in r["viewers"] if not v["busy"] and v["fps"] is not None]
     fmt = lambda key, f: f"{min(v[key] for v in served):{f}}-{max(v[key] for v in served):{f}}" if served else "-"  # noqa: E731
-    return (f"| {r['n']} | {r['limit']} | {len(served)} | {len(r['viewers']) - len(served)} | {fmt('fps', '.1f')} | "
+    return (f"| {r['n']} | {r['limit']} | {r['seconds']:.0f} | {len(served)} | {len(r['viewers']) - len(served)} | "
+            f"{fmt('fps', '.1f')} | "
             f"{fmt('received_fps', '.1f')} | {fmt('p50_ms', '.0f')} | {fmt('p95_ms', '.0f')} | {fmt('lag_ms', '.0f')} | "
             f"{r['server_cpu']:.0%} | {r['client_cpu']:.0%} | {r['rss_mb']:.0f} |")
 
@@ -238,14 +239,14 @@ def main() -> None:
         soak = run(server, parent, process.pid, args.limit, args.soak, args.limit) if args.soak else None
         parent.send(("exit",))
         process.join(10)
-    header = ("| viewers | limit | analysed | busy | frames/s analysed, each | frames/s back at the client | p50 ms | "
-              "p95 ms | added delay ms | server CPU | clients' CPU | server MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
-    lines = [header] + [row(r) for r in results]
-    text = "\n".join(lines)
+    header = ("| viewers | limit | seconds | analysed | busy | frames/s analysed, each | frames/s back at the client | "
+              "p50 ms | p95 ms | added delay ms | server CPU | clients' CPU | server MB |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    text = "\n".join([header] + [row(r) for r in results + ([soak] if soak else [])])
     if soak:
         lags = [(v["lag_first"], v["lag_last"]) for v in soak["viewers"] if v["lag_first"] is not None]
-        text += (f"\n\nSoak: {args.limit} viewers for {args.soak:.0f} s: added delay first/last sample "
-                 + ", ".join(f"{a:.0f} -> {b:.0f} ms" for a, b in lags) + "; " + row(soak))
+        text += (f"\n\nSoak (the last row): each viewer's added delay in the first and the last 5 s sample: "
+                 + ", ".join(f"{a:.0f} -> {b:.0f} ms" for a, b in lags) + ".")
     print(text)
     title, flags = cpu_kind()
     write_section(ROOT / "bench" / "RESULTS.md", f"Live capacity, light WebRTC clients ({title})", [

@@ -138,3 +138,12 @@ def test_a_widget_change_after_an_upload_does_not_analyse_the_photo_again(app, f
     at.sidebar.radio[0].set_value("lift").run()
     at.button(key="more").click().run()
     assert len(calls) == 1 and "mood of 1 face" in markdown(at) and not at.exception
+
+
+def test_expecting_every_emotion_equally_raises_the_rare_ones(app, fer_faces):
+    scene, _ = make_scene([fer_faces["disgust"][0]], [180], seed=8)
+    at = upload(app, "face.png", png(scene))
+    before = at.dataframe[0].value.loc[1]
+    next(r for r in at.sidebar.radio if r.label == "Emotions to expect").set_value("balanced").run()
+    after = at.dataframe[0].value.loc[1]
+    assert not at.exception and after["disgust"] > before["disgust"] and after["happy"] < before["happy"]
