@@ -150,8 +150,6 @@ def main() -> None:
     from realtime import busy_warning, cpu_kind, machine, write_section
 
     warning = busy_warning()
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         make_photos(tmp / "photos", args.photos)

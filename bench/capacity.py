@@ -224,8 +224,6 @@ def main() -> None:
     from realtime import busy_warning, cpu_kind, machine, write_section
 
     warning = busy_warning()
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "faces.webm"
         total = WARMUP_SECONDS + max(args.seconds, args.soak) + 30

@@ -330,11 +330,14 @@ def cpu_busy(seconds: float = 2.0) -> float | None:
 
 
 def busy_warning() -> str | None:
-    """A warning when other work is running: it slows every figure (1.057 vs 0.795 ms/face next to a training job)."""
+    """A warning (also printed) when other work is running: it slows every figure (1.057 vs 0.795 ms/face next to a
+    training job)."""
     busy = cpu_busy()
     if busy is not None and busy > 0.2:
-        return (f"{busy:.0%} of the CPU was busy before the benchmark started: another job is running, "
-                "so these figures are slower than this machine can do; re-run when it is idle")
+        warning = (f"{busy:.0%} of the CPU was busy before the benchmark started: another job is running, "
+                   "so these figures are slower than this machine can do; re-run when it is idle")
+        print(f"warning: {warning}", file=sys.stderr)
+        return warning
     return None
 
 
@@ -349,8 +352,7 @@ def main() -> None:
                         help="where to write the Markdown report (default bench/RESULTS.md; '-' for none)")
     args = parser.parse_args()
 
-    if warning := busy_warning():
-        print(f"warning: {warning}", file=sys.stderr)
+    warning = busy_warning()
     videos = {n: make_video(n, args.frames, seed=n) for n in (1, 4)}
     python = None if args.no_peer else peer_python(args.peer_python)
     runs = [measure(videos, python) for _ in range(args.runs)]
