@@ -29,6 +29,7 @@ from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
 from emotion.detector import DEFAULT_MODEL, live_model
 from emotion.draw import annotate, hex_color
 from emotion.faces import FINDERS, make_finder
+from emotion.modelfile import read_meta
 from emotion.prior import PriorError, resolve
 from emotion.video import Viewer, ViewerLimit
 from recommender import MODES, CatalogError, Filters, load_catalog, recommend
@@ -396,9 +397,11 @@ with st.sidebar:
         model = load_model(model_path, version(model_path))
     except (FileNotFoundError, ValueError, OSError) as exc:
         model_error = exc
+    live_path = str(live_model(Path(model_path)).resolve())  # what the video and live tabs run
     try:
         if model is not None:
-            resolve(prior, model.meta)
+            for meta in (model.meta, read_meta(live_path)):  # each tab's model must be able to assume it
+                resolve(prior, meta)
     except PriorError as exc:  # a model file from before priors were recorded: it runs as trained
         st.caption(f"{PRIORS[prior]}: {exc}")
         prior = "default"
@@ -428,12 +431,12 @@ with main:
         photo_tab(model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
     with video:
         if model_error is None:
-            video_tab(str(live_model(Path(model_path)).resolve()), min_face, prior)
+            video_tab(live_path, min_face, prior)
         else:
             st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
     with live:
         if model_error is None:
-            live_tab(emotion_detector(str(live_model(Path(model_path)).resolve()), "haar", False, min_face, prior))
+            live_tab(emotion_detector(live_path, "haar", False, min_face, prior))
         else:
             st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 with side:

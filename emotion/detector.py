@@ -71,17 +71,17 @@ class EmotionDetector:
         """`meta`: the model file's metadata (`modelfile.read_meta`); `lite`: its TFLite export and the arithmetic it
         computes in (`inference.lite_forward`), without which the Keras model runs (loaded here); `prior`: the
         emotions' shares to assume (`emotion.prior.resolve`; default: the model file's)."""
+        self.meta = meta
+        self.labels = tuple(meta["labels"])
+        self._set_prior(prior)  # a bad prior fails before the Keras model loads
         self._lock = threading.Lock()
         # One dict for this detector and its variants (`variant` copies the reference), so they load the
         # Keras model once, and only if asked for: ~1 s of the app's start for a two-model ensemble.
         self._shared = {"path": Path(model_path)}
         self._forward, kernels = lite or (graph_forward(self.model), "float32")
         self.runtime = f"TFLite {kernels}" if lite else "TensorFlow graph float32"  # what inference runs on
-        self.meta = meta
-        self.labels = tuple(meta["labels"])
         self.finder = finder
         self.tta = tta
-        self._set_prior(prior)
 
     def _set_prior(self, prior: str | Mapping[str, float] | None) -> None:
         self.prior = resolve(prior, self.meta)  # the shares assumed; None: a model file that records none
@@ -111,7 +111,6 @@ class EmotionDetector:
         if isinstance(finder, str):
             finder = make_finder(finder, min_face)
         tta = meta.get("tta_default", False) if tta is None else tta
-        resolve(prior, meta)  # a bad prior fails before the model loads
         return cls(path, meta, finder, tta, lite=lite_forward(path, tuple(meta["labels"])), prior=prior)
 
     def variant(self, finder: FaceFinder | None = None, tta: bool | None = None,

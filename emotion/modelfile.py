@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import zipfile
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def read_meta(path: str | Path) -> dict:
 def is_prior(prior, labels: list[str]) -> bool:
     """True if `prior` maps exactly `labels` to positive finite shares."""
     return (isinstance(prior, dict) and set(prior) == set(labels)
-            and all(not isinstance(v, bool) and isinstance(v, (int, float)) and 0 < v < math.inf for v in prior.values()))
+            and all(not isinstance(v, bool) and isinstance(v, numbers.Real) and 0 < v < math.inf for v in prior.values()))
 
 
 def write_meta(path: str | Path, **meta) -> None:

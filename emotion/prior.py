@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .modelfile import is_prior
+
 NAMED = ("default", "training", "balanced")  # the priors named by a word (CLI, page)
 
 
@@ -50,7 +52,7 @@ def resolve(prior: str | Mapping[str, float] | None, meta: dict) -> dict[str, fl
         return {k: 1 / len(labels) for k in labels}
     if isinstance(prior, str):
         return parse(prior, labels)
-    if set(prior) != set(labels) or not all(np.isfinite(v) and v > 0 for v in prior.values()):
+    if not is_prior(dict(prior), labels):
         raise PriorError(f"a prior needs a positive share for each of {', '.join(labels)}")
     return normalized(prior)
 
@@ -64,7 +66,7 @@ def parse(text: str, labels: list[str]) -> dict[str, float]:
             shares[name.strip()] = float(value)
         except ValueError:
             shares[name.strip()] = float("nan")
-    if set(shares) != set(labels) or not all(np.isfinite(v) and v > 0 for v in shares.values()):
+    if not is_prior(shares, labels):
         raise PriorError(f"prior {text!r}: write {', '.join(NAMED)} or a positive share for each emotion, "
                          f"e.g. {','.join(f'{k}=1' for k in labels)}")
     return normalized(shares)
