@@ -153,7 +153,7 @@ class MtcnnFinder:
 
 def even_contrast(image: np.ndarray) -> np.ndarray:
     """`image` (BGR) with its lightness equalized in tiles (CLAHE), colours kept: a face finder's second look at
-    photos too dark, backlit or low in contrast (on shifted val it finds a fifth of the faces missed otherwise)."""
+    photos too dark, backlit or low in contrast."""
     lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
     # A new CLAHE object per call: OpenCV's keeps state between calls, and finders are shared by threads.
     lab[..., 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lab[..., 0])
