@@ -29,7 +29,6 @@ from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
 from emotion.detector import DEFAULT_MODEL, live_model
 from emotion.draw import annotate, hex_color
 from emotion.faces import FINDERS, make_finder
-from emotion.modelfile import read_meta
 from emotion.prior import PriorError, resolve
 from emotion.video import Viewer, ViewerLimit
 from recommender import MODES, CatalogError, Filters, load_catalog, recommend
@@ -400,7 +399,7 @@ with st.sidebar:
     live_path = str(live_model(Path(model_path)).resolve())  # what the video and live tabs run
     try:
         if model is not None:
-            for meta in (model.meta, read_meta(live_path)):  # each tab's model must be able to assume it
+            for meta in (model.meta, load_model(live_path, version(live_path)).meta):  # each tab's model must assume it
                 resolve(prior, meta)
     except PriorError as exc:  # a model file from before priors were recorded: it runs as trained
         st.caption(f"{PRIORS[prior]}: {exc}")

@@ -200,6 +200,7 @@ class Viewer:
     # A viewer over the limit gets this small still picture instead of its video: sending back its own frames cost
     # as much encoding as analysing them, and took the analysed viewers down to 6 frames/s (bench/capacity.py).
     BUSY = notice(np.full((300, 400, 3), 60, np.uint8), "Busy: try again in a minute")
+    BUSY.flags.writeable = False  # shared by every viewer's thread: read only
 
     def __init__(self, detector: EmotionDetector, limit: ViewerLimit):
         self.processor = LiveProcessor(detector)
