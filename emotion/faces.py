@@ -106,10 +106,14 @@ class MtcnnFinder:
     NET_MIN_FACE = 20
     PAD = 0.4  # the border around an image searched again when nothing was found, as a share of its longer side
 
+    CROP_GATE = 0.3  # RNet's bar for the centred squares, which no PNet chose: ONet's confidence decides
+
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
         from mtcnn import MTCNN
 
         self.net = MTCNN(device="CPU:0")
+        # The same refine and output nets, shown centred squares of the photo instead of PNet's proposals.
+        self.crop_net = MTCNN(stages=[CentredSquares(), *self.net.stages[1:]], device="CPU:0")
         self.min_face = min_face
         self.min_confidence = min_confidence
 
@@ -124,23 +128,32 @@ class MtcnnFinder:
 
     def find(self, image: np.ndarray) -> list[FaceBox]:
         """Every face. When none is found, the image is searched again inside a border: MTCNN misses faces that
-        fill the frame or touch its edge (tight crops, selfies), and finds most of them with room around; and
-        then once more with its contrast evened out, for faces lost in dark, backlit or washed-out photos."""
+        fill the frame or touch its edge (tight crops, selfies), and finds most of them with room around; then
+        with its contrast evened out, for faces lost in dark, backlit or washed-out photos; and last, MTCNN's
+        own output net is asked whether the photo is itself a face crop (tilted or half-covered faces that no
+        search proposed)."""
         found = self._search(image, 0)
         if found:
             return found
         pad = int(round(self.PAD * max(image.shape[:2])))
         padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
-        return self._search(padded, pad, image.shape) or self._search(even_contrast(padded), pad, image.shape)
+        return (self._search(padded, pad, image.shape) or self._search(even_contrast(padded), pad, image.shape)
+                or self.as_one_face(image))
 
-    def _search(self, image: np.ndarray, pad: int, shape: tuple[int, ...] | None = None) -> list[FaceBox]:
-        """Faces in `image`, which is the caller's image of `shape` inside a border of `pad` pixels."""
+    def as_one_face(self, image: np.ndarray) -> list[FaceBox]:
+        """The photo as one face crop, if MTCNN's output net, shown its centred squares, takes one for a face."""
+        return self._search(image, 0, net=self.crop_net, threshold_rnet=self.CROP_GATE)
+
+    def _search(self, image: np.ndarray, pad: int, shape: tuple[int, ...] | None = None, net=None,
+                **thresholds: float) -> list[FaceBox]:
+        """Faces that `net` (default: the full MTCNN search) finds in `image`, which is the caller's image of
+        `shape` inside a border of `pad` pixels."""
         shape = shape or image.shape
         factor = self._factor(image.shape)
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         out = []
-        for f in self.net.detect_faces(rgb, min_face_size=self.NET_MIN_FACE):
+        for f in (net or self.net).detect_faces(rgb, min_face_size=self.NET_MIN_FACE, **thresholds):
             x, y, w, h = (v / factor for v in f["box"])
             raw = (x - pad, y - pad, w, h)
             if f["confidence"] < self.min_confidence or max(w, h) < self.min_face or not _inside(raw, shape):
@@ -149,6 +162,23 @@ class MtcnnFinder:
                      for k, p in f["keypoints"].items()}
             out.append(FaceBox(frame_box(raw, self.name, shape), float(f["confidence"]), marks))
         return out
+
+
+class CentredSquares:
+    """An MTCNN first stage that proposes centred squares of each image (the whole short side and less) instead
+    of searching it: the candidates for "this photo is a face crop", which MTCNN's later stages then judge."""
+
+    SHARES = (1.0, 0.85, 0.7)  # square sides, as shares of the image's short side
+
+    def __call__(self, images_oshapes, **stage_inputs) -> np.ndarray:
+        """Rows of [image index, x1, y1, x2, y2, confidence], the layout MTCNN's stages pass on."""
+        rows = []
+        for i, (h, w) in enumerate(np.asarray(images_oshapes)[:, :2]):
+            for share in self.SHARES:
+                side = share * min(h, w)
+                x, y = (w - side) / 2, (h - side) / 2
+                rows.append([i, x, y, x + side, y + side, 1.0])
+        return np.asarray(rows, dtype=np.float64)
 
 
 def even_contrast(image: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -177,6 +179,33 @@ def test_mtcnn_finds_faces_in_dark_photos(mtcnn, fer_faces):
         found += matched(boxes, [truth])
         false += sum(iou(b.box, truth) < 0.2 for b in boxes)
     assert found > plain and false == 0
+
+
+def test_mtcnn_asks_whether_the_photo_is_one_face(mtcnn, fer_faces, monkeypatch):
+    """Face crops tilted 25 degrees (a head leant on a hand, filling the photo): asked about the photo as a whole,
+    MTCNN's output net finds faces that none of its searches proposed; the same faces cut into shuffled tiles
+    are hardly ever taken for one."""
+    import cv2
+
+    def tilted(face, angle, size=96):
+        big = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+        turn = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+        return cv2.cvtColor(cv2.warpAffine(big, turn, (size, size), borderMode=cv2.BORDER_REFLECT), cv2.COLOR_GRAY2BGR)
+
+    def shuffled(face, rng, size=96):
+        big, t = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC), size // 4
+        tiles = [big[i:i + t, j:j + t] for i in range(0, size, t) for j in range(0, size, t)]
+        order = rng.permutation(16).reshape(4, 4)
+        return cv2.cvtColor(np.block([[tiles[k] for k in row] for row in order]), cv2.COLOR_GRAY2BGR)
+
+    faces = [f for fs in fer_faces.values() for f in fs]
+    crops = [tilted(f, angle) for f, angle in zip(faces, itertools.cycle((-25, 25)))]
+    found = sum(bool(mtcnn.find(c)) for c in crops)
+    monkeypatch.setattr(mtcnn, "as_one_face", lambda image: [])  # the searches alone
+    assert found > sum(bool(mtcnn.find(c)) for c in crops)
+    rng = np.random.default_rng(0)
+    monkeypatch.undo()
+    assert sum(bool(mtcnn.as_one_face(shuffled(f, rng))) for f in faces) <= 1
 
 
 @pytest.mark.parametrize("angle", [-25.0, 20.0])
