@@ -228,14 +228,15 @@ def measure(videos: dict, python: str | None) -> dict:
     return r
 
 
-# (row label, key without ours_/other_/peer_ prefix, target for ours as a maximum or None); the targets hold
-# on CPUs with and without VNNI.
+# (row label, key without ours_/other_/peer_ prefix, target for ours as a maximum or None, or one per model file
+# name); the targets hold on CPUs with and without VNNI. Classify: the live model's budget (#21) is 0.6 ms/face,
+# the photo ensemble's 1 ms/face (#20), whichever of them the live path runs on this CPU.
 ROWS = [
     ("p50 ms, 1 face", "p50_ms_1face", 6), ("p95 ms, 1 face", "p95_ms_1face", None),
     ("p50 ms, 4 faces", "p50_ms_4faces", 12), ("p95 ms, 4 faces", "p95_ms_4faces", None),
     ("face recall, 1 face", "face_recall_1", None), ("face recall, 4 faces", "face_recall_4", None),
     ("classify ms/face, batch 1", "classify_ms_per_face_b1", None),
-    ("classify ms/face, batch 32", "classify_ms_per_face_b32", 0.6),
+    ("classify ms/face, batch 32", "classify_ms_per_face_b32", {"live": 0.6, "emotion": 1.0}),
     ("cold start s (import + load)", "cold_start_s", None),
     ("app cold start s (to ready page)", "page_cold_start_s", 6), ("peak RSS MB (import + load)", "rss_mb", None),
 ]
@@ -253,6 +254,7 @@ def table(r: dict) -> list[str]:
         if ours is None:  # the page's cold start needs Chromium + Playwright
             continue
         peer = r.get(f"peer_{key}")
+        target = target.get(names["ours"]) if isinstance(target, dict) else target
         goal = f"<= {target}: {'met' if ours <= target else 'NOT met'}" if target else "-"
         lines.append(f"| {label} | {cell(ours)} | {cell(r.get(f'other_{key}'))} | {cell(peer)} | "
                      f"{f'{ours / peer:.2f}' if peer else '-'} | {goal} |")
