@@ -261,10 +261,10 @@ def table(r: dict) -> list[str]:
     for n in (1, 4):
         key = f"p95_ms_{n}face{'s' if n > 1 else ''}"
         ratio = r[f"ours_{key}"] / r[key.replace("p95", "ours_p50")]
-        lines.append(f"\np95 / p50, {n} face{'s' if n > 1 else ''}: {ratio:.1f} (target <= 2: {'met' if ratio <= 2 else 'NOT met'}).")
+        lines.append(f"\np95 / p50, {n} face{'s' if n > 1 else ''}: {ratio:.2f} (target <= 2: {'met' if ratio <= 2 else 'NOT met'}).")
     if "peer_p50_ms_1face" in r:
         speedup = min(r["peer_p50_ms_1face"] / r["ours_p50_ms_1face"], r["peer_p50_ms_4faces"] / r["ours_p50_ms_4faces"])
-        lines.append(f"\nSpeed-up over fer (p50, the smaller of 1 and 4 faces): {speedup:.1f}x (target >= 3x: "
+        lines.append(f"\nSpeed-up over fer (p50, the smaller of 1 and 4 faces): {speedup:.2f}x (target >= 3x: "
                      f"{'met' if speedup >= 3 else 'NOT met'}).")
     return lines
 
