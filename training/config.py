@@ -40,6 +40,8 @@ class TrainConfig:
     teacher_weight: float = _opt(0.5, "the teachers' share of each target")
     augment: str = _opt("standard", "training augmentation: standard, or shift (also stronger roll, perspective, blur, "
                                     "gamma, low light, noise and JPEG: faces as cameras give them)", choices=AUGMENTS)
+    mixup: float = _opt(0.0, "blend pairs of augmented faces and their targets by lambda ~ Beta(a, a) per face (0: off); "
+                              "with --consistent the teachers score the blends", metavar="A")
     consistent: bool = _opt(False, "the teachers score every augmented face as the student sees it, in every epoch "
                                    "(slower), instead of each face once with TTA before training")
 

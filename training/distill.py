@@ -20,6 +20,7 @@ from emotion.detector import EmotionDetector
 from emotion.inference import TTA_VIEWS
 from emotion.modelfile import file_sha256, load_model
 
+from .architectures import cpu_has_bf16, mixed_bfloat16_copy
 from .data import FaceSet
 
 TEACHER_TARGETS = "teacher_targets.npy"  # in a run folder: its fixed targets
@@ -76,7 +77,8 @@ def online_teacher(teachers: list[str | Path], labels: tuple[str, ...]) -> Calla
     members = []
     for teacher in teachers:
         model, meta = load_model(teacher)
-        members.append((model, label_order(teacher, meta["labels"], labels)))
+        # Scoring every augmented face costs more than the student's own step: bfloat16 where the CPU has it.
+        members.append((mixed_bfloat16_copy(model) if cpu_has_bf16() else model, label_order(teacher, meta["labels"], labels)))
 
     def probabilities(x: tf.Tensor) -> tf.Tensor:
         log_probs = [tf.gather(tf.nn.log_softmax(model(x, training=False), axis=1), order, axis=1) for model, order in members]

@@ -22,22 +22,13 @@ import tensorflow as tf
 
 from emotion.modelfile import load_model
 
-from .architectures import build_logits_model, dtype_policy, float32_copy
-from .augment import augmenter, camera_shift
+from .architectures import build_logits_model, cpu_has_bf16, dtype_policy, float32_copy
+from .augment import augmenter, camera_shift, mixup
 from .config import TrainConfig
 from .data import FaceSet, load_split
 from .distill import TEACHER_TARGETS, online_teacher, run_teacher_targets
 from .prune import prune_into
 from .reports import finish_model, plot_curves
-
-
-def cpu_has_bf16() -> bool:
-    """True where mixed bfloat16 pays off (AVX-512 BF16 / AMX); emulated bf16 is several times slower."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def make_datasets(
@@ -56,6 +47,8 @@ def make_datasets(
             x = aug(x, training=True)
             if cfg.augment == "shift":
                 x = camera_shift(x)
+            if cfg.mixup:
+                x, y = mixup(x, y, cfg.mixup)
             if teacher is not None:
                 y = (1 - cfg.teacher_weight) * y + cfg.teacher_weight * teacher(x)
         return x, y

@@ -137,6 +137,8 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
                        f"{cfg['teacher_weight']:g} x {'their averaged log-' if len(cfg['teacher']) > 1 else 'its '}"
                        + ("probabilities for each augmented face, as the student saw it" if cfg.get("consistent")
                           else "probabilities (TTA)"))
+        if cfg.get("mixup"):
+            extras += f"; mixup: pairs of faces and their targets blended, share ~ Beta({cfg['mixup']}, {cfg['mixup']})"
         stages.append(
             f"stage {i + 1} (`{run.as_posix()}`, `{cfg['arch']}`, {m['epochs_done']} epochs, {start}): AdamW (weight decay "
             f"{cfg['weight_decay']}), peak learning rate {cfg['learning_rate']}, {cfg['warmup_epochs']} warm-up "

@@ -229,9 +229,10 @@ def test_mixed_precision_training_leaves_later_models_in_float32(tmp_path, tiny_
     assert build_logits_model("tiny", 7).layers[2].compute_dtype == "float32"
 
 
-def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset):
+def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset, monkeypatch):
     """--consistent: the teachers score the very augmented face the student is trained on (not each face
     once before training), class by class by name even when the data lists its classes in another order."""
+    monkeypatch.setattr("training.distill.cpu_has_bf16", lambda: False)  # float32, to compare with the detector exactly
     assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "t")]) == 0
     teacher = tmp_path / "t" / "model.keras"
     faces = load_split(tiny_dataset, "train", labels=tuple(reversed(FER2013_LABELS)))
@@ -251,6 +252,40 @@ def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset):
                  "--teacher", str(teacher), "--consistent"]) == 0
     assert json.loads((student / "run.json").read_text())["consistent"] is True
     assert not (student / "teacher_targets.npy").exists() and not (tmp_path / "teacher-cache").exists()
+
+
+def test_bfloat16_teacher_keeps_the_teachers_probabilities(tmp_path, tiny_dataset):
+    """A teacher scoring in bfloat16 (CPUs with AVX-512 BF16) is still the same teacher: an ensemble file's
+    probabilities move by far less than the gap between its top two classes on most faces."""
+    from training.architectures import mixed_bfloat16_copy
+
+    for seed in ("1", "2"):
+        assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--seed", seed,
+                     "--out", str(tmp_path / seed)]) == 0
+    assert main(["ensemble", str(tmp_path / "1" / "model.keras"), str(tmp_path / "2" / "model.keras"),
+                 "--data", str(tiny_dataset), "--out", str(tmp_path / "ens")]) == 0
+    teacher, _ = load_model(tmp_path / "ens" / "model.keras")
+    fast = mixed_bfloat16_copy(teacher)
+    faces = load_split(tiny_dataset, "val").x[..., None].astype(np.float32)
+    probs, fast_probs = (np.asarray(keras.ops.softmax(m(faces, training=False))) for m in (teacher, fast))
+    assert fast(faces).dtype == "float32"
+    trunk = [layer for layer in fast.get_layer("member_0").layers if isinstance(layer, keras.layers.Conv2D)]
+    assert trunk and all(layer.compute_dtype == "bfloat16" for layer in trunk)
+    np.testing.assert_allclose(fast_probs, probs, atol=0.02)
+    assert np.mean(fast_probs.argmax(1) == probs.argmax(1)) >= 0.9
+
+
+def test_mixup_blends_faces_and_targets_alike():
+    """--mixup: every face is a blend of two faces of the batch, its target the same blend of theirs."""
+    from training.augment import mixup
+
+    rng = np.random.default_rng(0)
+    faces = rng.uniform(0, 255, (16, 48, 48, 1)).astype(np.float32)
+    targets = np.eye(16, dtype=np.float32)  # each face its own class: a target shows which faces were blended
+    x, y = (np.asarray(t) for t in mixup(faces, targets, alpha=0.5))
+    np.testing.assert_allclose(y.sum(1), 1, atol=1e-5)
+    assert (np.count_nonzero(y > 1e-6, axis=1) <= 2).all() and (y.max(1) < 0.99).any()
+    np.testing.assert_allclose(x, np.einsum("ij,jhwc->ihwc", y, faces), atol=1e-2)
 
 
 def test_shift_augmentation_trains_and_is_recorded_in_the_runs_command(tmp_path, tiny_dataset):
