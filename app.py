@@ -323,11 +323,16 @@ def live_tab(det: EmotionDetector) -> None:
         timeline = processor.timeline()
         if len(timeline) > 1:
             mood_chart([(round(t - timeline[0][0]), m) for t, m in timeline], "seconds since START")
-        if st.button("🎬 Recommend for this mood", key="live_recommend"):
-            set_mood(mood, "live webcam")
-            st.rerun()
 
     readout()
+    # Outside the readout, which redraws every second: there a click could land on a button being redrawn
+    # and be lost (a browser test saw it once); here the button stays put, and the click reads the mood of now.
+    if ctx.state.playing and not viewer.turned_away.is_set() and st.button("🎬 Recommend for this mood", key="live_recommend"):
+        if (mood := processor.mood()) is None:
+            st.warning("No face seen yet: look into the camera, then press again.")
+        else:
+            set_mood(mood, "live webcam")
+            st.rerun()
 
 
 def film_card(film: dict) -> None:

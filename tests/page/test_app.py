@@ -118,6 +118,21 @@ def test_viewers_choose_offered_files_and_a_broken_model_is_one_message(monkeypa
     assert "mood of 1 face" in markdown(at) and films(at) == before  # the upload was kept
 
 
+def test_live_recommend_takes_the_mood_of_the_moment_it_is_pressed(monkeypatch, fer_faces):
+    """Pressed before the camera has seen a face: a message, no films; pressed once a face was seen: films for
+    the live mood (the button sits outside the readout that redraws every second, so a click is not lost)."""
+    playing = types.SimpleNamespace(state=types.SimpleNamespace(playing=True))
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **kw: playing)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.button(key="live_recommend").click().run()
+    assert any("No face seen yet" in w.value for w in at.warning) and not films(at) and not at.exception
+    scene, _ = make_scene([fer_faces["happy"][0]], [200], shape=(480, 640), seed=5)
+    for i in range(5):  # the camera's frames, as the viewer's worker thread hands them over
+        at.session_state["live_viewer"].processor.process(scene, now=i / 10)
+    at.button(key="live_recommend").click().run()
+    assert not at.warning and "Mood from the live webcam" in markdown(at) and films(at) and not at.exception
+
+
 def test_photo_tta_defaults_to_the_models_own_setting(app):
     from emotion.detector import DEFAULT_MODEL
     from emotion.modelfile import read_meta
