@@ -109,7 +109,7 @@ def float32_copy(trained: keras.Model, arch: str) -> keras.Model:
 def mixed_bfloat16_copy(model: keras.Model) -> keras.Model:
     """A trained float32 `model` (any model file, ensembles too) whose convolution trunk computes in bfloat16,
     for scoring faces (a teacher): its dense layers, temperature and averaging stay float32, so its
-    probabilities move by about 1e-3 while the trunk, nearly all the work, runs on the CPU's bfloat16 units."""
+    probabilities move by about 1e-3 on average while the trunk, nearly all the work, runs on the CPU's bfloat16 units."""
 
     def trunk_in_bf16(layer: keras.layers.Layer) -> keras.layers.Layer:
         config = layer.get_config()

@@ -35,8 +35,9 @@ def make_datasets(
     train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: TrainConfig, teacher: Callable[[tf.Tensor], tf.Tensor] | None = None,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """tf.data pipelines over in-memory uint8 faces and their target distributions (N x classes);
-    augmentation runs batched in the pipeline. With a `teacher`, each target becomes
-    `(1 - teacher_weight) x target + teacher_weight x the teacher's probabilities for the augmented face`."""
+    augmentation runs batched in the pipeline, then mixup (`cfg.mixup`) blends faces and targets in pairs. With a
+    `teacher`, each target becomes `(1 - teacher_weight) x target + teacher_weight x the teacher's probabilities
+    for the augmented (and blended) face`."""
     n = len(train.labels)
     batch_size = min(cfg.batch_size, len(train.y))
     aug = augmenter(cfg.seed, cfg.augment)
