@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion.faces import Box
 from emotion.imageio import read_image
 from emotion.preprocess import preprocess_face
 
@@ -22,8 +23,8 @@ from .scenes import background, paste_face
 SHAPES = ((480, 640), (640, 480), (360, 360), (720, 960))  # landscape, portrait, square, larger
 
 
-def shift_photo(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One 48x48 grayscale face as a shifted BGR photo."""
+def shift_photo(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Box]:
+    """One 48x48 grayscale face as a shifted BGR photo, and the face's box in it."""
     height, width = SHAPES[int(rng.integers(len(SHAPES)))]
     side = int(rng.uniform(0.2, 0.9) * min(height, width))  # from a face among others to one filling the frame
     angle = rng.normal(0, 10)  # head roll, in degrees
@@ -43,7 +44,7 @@ def shift_photo(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     photo += rng.normal(0, rng.uniform(0, 10), size=photo.shape)  # sensor noise
     photo = np.clip(photo, 0, 255).astype(np.uint8)
     ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 95))])
-    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR), (x, y, side, side)
 
 
 def build(val: Path, out: Path, seed: int = 0) -> int:
@@ -53,7 +54,7 @@ def build(val: Path, out: Path, seed: int = 0) -> int:
     for folder in sorted(p for p in val.iterdir() if p.is_dir()):
         (out / folder.name).mkdir(parents=True, exist_ok=True)
         for path in sorted(folder.glob("*.jpg")):
-            photo = shift_photo(preprocess_face(read_image(path)), rng)
+            photo, _ = shift_photo(preprocess_face(read_image(path)), rng)
             cv2.imwrite(str(out / folder.name / path.name), photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
             n += 1
     return n
