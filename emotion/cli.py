@@ -33,7 +33,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .draw import annotate
     from .imageio import ImageError, read_image
 
-    det = _load_detector(args)
+    det = None
     results, failed = [], False
     if args.annotate:
         Path(args.annotate).mkdir(parents=True, exist_ok=True)
@@ -46,6 +46,9 @@ def _predict(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"error: {exc}", file=sys.stderr)
             continue
+        # Loaded with the first readable image: a mistyped path is told at once, not after the model and the
+        # face finder (TensorFlow) have loaded.
+        det = det or _load_detector(args)
         faces = det.detect(image)
         results.append({"image": path, "faces": [f.to_json() for f in faces]})
         if args.annotate:

@@ -49,9 +49,13 @@ def test_predict_text_output_and_annotation(capsys, tmp_path, scene_file):
     assert annotated.shape == original.shape and (annotated != original).any()
 
 
-def test_predict_missing_file_one_line_exit_2(capsys, tmp_path):
+def test_predict_missing_file_one_line_exit_2_without_loading_the_model(capsys, tmp_path, monkeypatch):
+    from emotion.detector import EmotionDetector
+
+    loads = []
+    monkeypatch.setattr(EmotionDetector, "load", lambda *a, **k: loads.append(a))
     code, out, err = run(capsys, "predict", tmp_path / "nope.png")
-    assert code == 2
+    assert code == 2 and loads == []  # told at once, not after TensorFlow and the model have loaded
     assert err.strip().count("\n") == 0 and "nope.png: no such file" in err
 
 
