@@ -108,8 +108,9 @@ class MtcnnFinder:
 
     CROP_GATE = 0.3  # RNet's bar for the centred squares, which no PNet chose: ONet's confidence decides
     # The last search's bar for PNet's and RNet's proposals (MTCNN's own: 0.6 and 0.7): more candidates reach
-    # ONet, whose bar and `min_confidence` stay: it finds faces that blur, noise or odd light hid from the
-    # searches before it (shifted val: models/MODEL_CARD.md) without adding boxes where no face is.
+    # ONet, whose bar and `min_confidence` stay, so it finds faces that blur, noise or odd light hid from the
+    # searches before it (shifted val: models/MODEL_CARD.md). It runs only when they all found nothing, so it can
+    # add a box only to a photo that had none: rarely a false one, in a photo with no face at all.
     LOOSE_GATE = 0.3
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
