@@ -161,13 +161,14 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_folder, report_text
+    from .evaluate import class_folders, evaluate_folder, report_text
 
-    det = _load_detector(args)
     try:
-        result, notes = evaluate_folder(det, args.data_dir, find_faces=args.detect)
+        # Checked before the model loads: a mistyped folder is told at once, not after TensorFlow has loaded.
+        class_folders(args.data_dir)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
+    result, notes = evaluate_folder(_load_detector(args), args.data_dir, find_faces=args.detect)
     for note in notes:
         print(note, file=sys.stderr)
     if args.json:

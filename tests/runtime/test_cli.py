@@ -101,6 +101,14 @@ def test_evaluate_text_report(capsys, alias_dataset):
     assert code == 0 and "accuracy" in out and "confusion matrix" in out and "surprise" in out
 
 
-def test_evaluate_missing_folder(capsys, tmp_path):
+def test_evaluate_missing_or_empty_folder_one_line_exit_2_without_loading_the_model(capsys, tmp_path, monkeypatch):
+    from emotion.detector import EmotionDetector
+
+    loads = []
+    monkeypatch.setattr(EmotionDetector, "load", lambda *a, **k: loads.append(a))
     code, _, err = run(capsys, "evaluate", tmp_path / "nowhere")
-    assert code == 2 and "no such folder" in err
+    assert code == 2 and "no such folder" in err and err.count("\n") == 1
+    (tmp_path / "holiday").mkdir()
+    code, _, err = run(capsys, "evaluate", tmp_path)
+    assert code == 2 and "no class sub-folders" in err and err.count("\n") == 1
+    assert loads == []  # told at once, not after TensorFlow and the model have loaded
