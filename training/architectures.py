@@ -21,17 +21,20 @@ from emotion.preprocess import INPUT_SIZE
 
 @dataclass(frozen=True)
 class Arch:
-    """Conv widths per block, units of the dense layer, and the width of a stride-2 stem conv (0: none)
-    that halves the face first, so every block runs on a quarter of the pixels."""
+    """Conv widths per block, units of the dense layer, the width of a stride-2 stem conv (0: none)
+    that halves the face first, so every block runs on a quarter of the pixels, and whether each block
+    adds its input back (a ResNet-style shortcut, 1x1-projected where the width changes)."""
 
     widths: tuple[int, ...]
     dense: int
     stem: int = 0
+    residual: bool = False
 
     def describe(self, name: str) -> str:
         """One line for the model card."""
         stem = f"a stride-2 3x3 conv stem ({self.stem} channels), then " if self.stem else ""
-        return (f"`{name}` — VGG-style CNN: {stem}{len(self.widths)} blocks of two 3x3 conv + BatchNorm + ReLU with "
+        style, shortcut = ("ResNet-style", " and a shortcut") if self.residual else ("VGG-style", "")
+        return (f"`{name}` — {style} CNN: {stem}{len(self.widths)} blocks of two 3x3 conv + BatchNorm + ReLU{shortcut} with "
                 f"max-pooling ({'-'.join(map(str, self.widths))}), global average pooling, dense {self.dense} + dropout")
 
 
@@ -46,7 +49,10 @@ ARCHS = {
     # resolution; widths stay multiples of 16, which the CPU's vector kernels run without remainder
     "vgg-live": Arch((16, 32, 96, 192), 256),
     "vgg-live-narrow": Arch((16, 32, 80, 160), 256),  # vgg-live at 0.82x its cost: margin for slower CPUs
+    # vgg-slim's widths and cost with shortcuts: a member that differs from the VGG members in how it learns
+    "res-slim": Arch((24, 48, 96, 192), 256, residual=True),
     "tiny": Arch((8, 16, 32, 32), 32),  # for tests only: trains in seconds
+    "tiny-res": Arch((8, 16, 32, 32), 32, residual=True),  # for tests only
 }
 
 
@@ -54,6 +60,15 @@ def _conv_bn_relu(x, filters: int, strides: int = 1):
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
     x = layers.BatchNormalization()(x)
     return layers.Activation("relu")(x)
+
+
+def _residual_block(x, filters: int):
+    shortcut = x
+    if x.shape[-1] != filters:
+        shortcut = layers.BatchNormalization()(layers.Conv2D(filters, 1, use_bias=False, kernel_initializer="he_normal")(x))
+    x = _conv_bn_relu(x, filters)
+    x = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x))
+    return layers.Activation("relu")(layers.Add()([x, shortcut]))
 
 
 def build_logits_model(arch: str, num_classes: int) -> keras.Model:
@@ -66,7 +81,7 @@ def build_logits_model(arch: str, num_classes: int) -> keras.Model:
     # Regularization comes from augmentation and weight decay: SpatialDropout in every block kept
     # this narrow net near chance for the first epochs (measured: 20% vs 48% train accuracy).
     for width in spec.widths:
-        x = _conv_bn_relu(_conv_bn_relu(x, width), width)
+        x = _residual_block(x, width) if spec.residual else _conv_bn_relu(_conv_bn_relu(x, width), width)
         x = layers.MaxPooling2D()(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(spec.dense, use_bias=False)(x)
@@ -113,7 +128,7 @@ def mixed_bfloat16_copy(model: keras.Model) -> keras.Model:
 
     def trunk_in_bf16(layer: keras.layers.Layer) -> keras.layers.Layer:
         config = layer.get_config()
-        if isinstance(layer, (layers.Conv2D, layers.BatchNormalization, layers.MaxPooling2D)) or (
+        if isinstance(layer, (layers.Conv2D, layers.BatchNormalization, layers.MaxPooling2D, layers.Add)) or (
                 isinstance(layer, layers.Activation) and config["activation"] == "relu"):
             config["dtype"] = "mixed_bfloat16"
         return layer.__class__.from_config(config)

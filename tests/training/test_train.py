@@ -254,25 +254,44 @@ def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset, m
     assert not (student / "teacher_targets.npy").exists() and not (tmp_path / "teacher-cache").exists()
 
 
-def test_bfloat16_teacher_keeps_the_teachers_probabilities(tmp_path, tiny_dataset):
+@pytest.fixture(scope="module")
+def mixed_ensemble(tmp_path_factory, tiny_dataset) -> keras.Model:
+    """An ensemble file of a VGG-style and a ResNet-style member, as `python -m training ensemble` writes it."""
+    root = tmp_path_factory.mktemp("mixed")
+    for seed, arch in (("1", "tiny"), ("2", "tiny-res")):
+        assert main(["train", "--data", str(tiny_dataset), "--arch", arch, "--epochs", "1", "--seed", seed,
+                     "--out", str(root / seed)]) == 0
+    assert main(["ensemble", str(root / "1" / "model.keras"), str(root / "2" / "model.keras"),
+                 "--data", str(tiny_dataset), "--out", str(root / "ens")]) == 0
+    return root / "ens" / "model.keras"
+
+
+def test_bfloat16_teacher_keeps_the_teachers_probabilities(mixed_ensemble, tiny_dataset):
     """A teacher scoring in bfloat16 (CPUs with AVX-512 BF16) is still the same teacher: an ensemble file's
     probabilities move by far less than the gap between its top two classes on most faces."""
     from training.architectures import mixed_bfloat16_copy
 
-    for seed in ("1", "2"):
-        assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--seed", seed,
-                     "--out", str(tmp_path / seed)]) == 0
-    assert main(["ensemble", str(tmp_path / "1" / "model.keras"), str(tmp_path / "2" / "model.keras"),
-                 "--data", str(tiny_dataset), "--out", str(tmp_path / "ens")]) == 0
-    teacher, _ = load_model(tmp_path / "ens" / "model.keras")
+    teacher, _ = load_model(mixed_ensemble)
     fast = mixed_bfloat16_copy(teacher)
     faces = load_split(tiny_dataset, "val").x[..., None].astype(np.float32)
     probs, fast_probs = (np.asarray(keras.ops.softmax(m(faces, training=False))) for m in (teacher, fast))
     assert fast(faces).dtype == "float32"
-    trunk = [layer for layer in fast.get_layer("member_0").layers if isinstance(layer, keras.layers.Conv2D)]
-    assert trunk and all(layer.compute_dtype == "bfloat16" for layer in trunk)
+    for member in ("member_0", "member_1"):  # the VGG-style and the ResNet-style trunk
+        trunk = [layer for layer in fast.get_layer(member).layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Add))]
+        assert trunk and all(layer.compute_dtype == "bfloat16" for layer in trunk)
     np.testing.assert_allclose(fast_probs, probs, atol=0.02)
     assert np.mean(fast_probs.argmax(1) == probs.argmax(1)) >= 0.9
+
+
+def test_ensemble_of_differing_architectures_runs_as_trained(mixed_ensemble, tiny_dataset):
+    """A ResNet-style member beside a VGG-style one: the runtime's TFLite export of the ensemble file gives the
+    probabilities the Keras model gives."""
+    model, _ = load_model(mixed_ensemble)
+    assert any(isinstance(layer, keras.layers.Add) for layer in model.get_layer("member_1").layers)
+    faces = load_split(tiny_dataset, "val").x[..., None].astype(np.float32)
+    expected = np.asarray(keras.ops.softmax(model(faces, training=False)))
+    np.testing.assert_allclose(EmotionDetector.load(mixed_ensemble, finder="haar", tta=False, prior="training")
+                               .probabilities(faces), expected, atol=1e-4)
 
 
 def test_mixup_blends_faces_and_targets_alike():
