@@ -26,6 +26,11 @@ def prune_into(source: keras.Model, target: keras.Model) -> None:
     src, dst = _weighted(source), _weighted(target)
     if [type(s) for s in src] != [type(d) for d in dst]:
         raise ValueError("different layer sequences")
+    if [w.shape for w in source.weights] == [w.shape for w in target.weights]:
+        target.set_weights(source.get_weights())  # the same widths: a plain copy, for any architecture
+        return
+    if any(isinstance(layer, layers.Add) for layer in source.layers):
+        raise ValueError("pruning follows one chain of layers; a shortcut (Add) branches it")
     kept = None  # the source channels feeding the current layer
     for i, (s, d) in enumerate(zip(src, dst)):
         weights = s.get_weights()

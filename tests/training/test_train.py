@@ -115,14 +115,20 @@ def test_train_missing_data_is_one_line(tmp_path, capsys):
     assert err.startswith("error:") and "train" in err and err.count("\n") == 1
 
 
-def test_warm_restart_starts_from_the_given_weights(tmp_path, tiny_dataset, capsys):
+def _kernels(model: keras.Model) -> list[np.ndarray]:
+    return [layer.get_weights()[0] for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+
+
+@pytest.mark.parametrize("arch", ["tiny", "tiny-res"])
+def test_warm_restart_starts_from_the_given_weights(tmp_path, tiny_dataset, capsys, arch):
     first, second = tmp_path / "first", tmp_path / "second"
-    base = ["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1"]
+    base = ["train", "--data", str(tiny_dataset), "--arch", arch, "--epochs", "1"]
     assert main(base + ["--out", str(first)]) == 0
     # A vanishing learning rate leaves the kernels where the warm start put them.
     assert main(base + ["--out", str(second), "--init-from", str(first / "model.keras"), "--lr", "1e-12"]) == 0
     source, restarted = load_model(first / "model.keras")[0], load_model(second / "model.keras")[0]
-    np.testing.assert_allclose(restarted.get_weights()[0], source.get_weights()[0], atol=1e-6)
+    for got, expected in zip(_kernels(restarted), _kernels(source), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-6)
     assert json.loads((second / "metrics.json").read_text())["init_from"] == str(first / "model.keras")
     # A run folder as committed (checkpoints are not): its model file holds the same best weights.
     (first / "best.weights.h5").unlink()
