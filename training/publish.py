@@ -220,7 +220,7 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
     cfg, m = read_run(run)
     about = describe(run, cfg, m)
     shutil.copy(run / "model.keras", dest)
-    live = dest != DEFAULT_MODEL  # a model beside the photo model serves the live path and videos: single pass
+    live = dest.resolve() != DEFAULT_MODEL.resolve()  # the live model: the live path and videos run it single pass
     # before exporting: an export is tied to the file's final bytes
     prior_rows = set_priors(dest, cfg["data"], tta=False if live else None)
     paths = export_paths(dest)
