@@ -121,7 +121,7 @@ def compile_model(cfg: TrainConfig, num_classes: int, steps_per_epoch: int) -> k
 def initial_weights(model: keras.Model, source: str | Path) -> None:
     """Start `model` from trained weights (a warm restart): a run folder (its best weights or model file), a
     `.weights.h5` file or a model file saved by this project, of the same architecture or, pruned
-    to fit (`training.prune`), of a wider one with the same layers."""
+    to fit (`training.prune`), of a wider one with the same chain of layers (VGG-style; shortcuts branch it)."""
     source, arch = Path(source), model.name.removeprefix("emotion_")
     if source.is_dir():
         if (source / "run.json").is_file():
@@ -140,8 +140,8 @@ def initial_weights(model: keras.Model, source: str | Path) -> None:
             trained, _ = load_model(source)  # the same weights plus a weightless temperature layer
         prune_into(trained, model)  # a plain copy when the widths are the same
     except ValueError:
-        raise ValueError(f"{source}: its architecture differs from '{model.name}' and is not a wider version of it; "
-                         "use the same --arch or a narrower one") from None
+        raise ValueError(f"{source}: its architecture differs from '{model.name}' and is not a wider chain of the same "
+                         "layers; use the same --arch or a narrower one") from None
 
 
 def start_run(cfg: TrainConfig | None, out: Path, resume: bool, overwrite: bool) -> TrainConfig:
