@@ -56,18 +56,18 @@ ARCHS = {
 }
 
 
+def _conv_bn(x, filters: int, size: int = 3, strides: int = 1):
+    x = layers.Conv2D(filters, size, strides=strides, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
+    return layers.BatchNormalization()(x)
+
+
 def _conv_bn_relu(x, filters: int, strides: int = 1):
-    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
-    x = layers.BatchNormalization()(x)
-    return layers.Activation("relu")(x)
+    return layers.Activation("relu")(_conv_bn(x, filters, strides=strides))
 
 
 def _residual_block(x, filters: int):
-    shortcut = x
-    if x.shape[-1] != filters:
-        shortcut = layers.BatchNormalization()(layers.Conv2D(filters, 1, use_bias=False, kernel_initializer="he_normal")(x))
-    x = _conv_bn_relu(x, filters)
-    x = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x))
+    shortcut = x if x.shape[-1] == filters else _conv_bn(x, filters, size=1)
+    x = _conv_bn(_conv_bn_relu(x, filters), filters)
     return layers.Activation("relu")(layers.Add()([x, shortcut]))
 
 

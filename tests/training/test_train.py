@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -261,7 +262,7 @@ def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset, m
 
 
 @pytest.fixture(scope="module")
-def mixed_ensemble(tmp_path_factory, tiny_dataset) -> keras.Model:
+def mixed_ensemble(tmp_path_factory, tiny_dataset) -> Path:
     """An ensemble file of a VGG-style and a ResNet-style member, as `python -m training ensemble` writes it."""
     root = tmp_path_factory.mktemp("mixed")
     for seed, arch in (("1", "tiny"), ("2", "tiny-res")):
