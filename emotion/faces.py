@@ -214,10 +214,13 @@ class HaarFinder:
     # find_near: search a margin of half a face around each known box, with the face scaled to
     # ~NEAR_FACE_PX and sizes within NEAR_SCALES of it. The search area is so small that a looser
     # minNeighbors finds faces the full search misses without adding false boxes elsewhere.
+    # Its cost is the windows on and around the face, which pass most of the cascade's stages: a smaller
+    # face and fewer sizes cut it, and below ~56 px too few windows overlap a face to count as one
+    # (bench/RESULTS.md, "CPU without VNNI").
     NEAR_MARGIN = 0.5
-    NEAR_FACE_PX = 64
-    NEAR_SCALES = (0.75, 1.35)
-    NEAR_NEIGHBORS = 3
+    NEAR_FACE_PX = 56
+    NEAR_SCALES = (0.8, 1.25)
+    NEAR_NEIGHBORS = 2
 
     CASCADE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
 
