@@ -186,7 +186,7 @@ def mood_chart(points: list[tuple[float, dict[str, float]]], x_title: str) -> No
     """Each emotion's share of the mood over time, one fixed colour per emotion (as everywhere on the page)."""
     labels = list(points[0][1])
     history = pd.DataFrame([{"s": round(t, 1), **m} for t, m in points]).melt("s", var_name="emotion")
-    # A Vega-Lite spec, which Streamlit draws itself: importing altair to build it cost ~0.5 s of the page's start.
+    # A Vega-Lite spec, which Streamlit draws itself: importing altair only to build it slowed the page's start (bench/RESULTS.md).
     st.vega_lite_chart(history, {"mark": "line", "height": 300, "encoding": {
         "x": {"field": "s", "type": "quantitative", "title": x_title},
         "y": {"field": "value", "type": "quantitative", "title": "share of the mood", "scale": {"domain": [0, 1]},

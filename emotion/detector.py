@@ -62,7 +62,7 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of N x labels logits. Written out: importing scipy for it cost ~0.4 s of the page's start."""
+    """Row-wise softmax of N x labels logits. Written out: importing scipy only for it slowed the page's start (bench/RESULTS.md)."""
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
 
