@@ -71,3 +71,18 @@ def tiny_dataset(tmp_path_factory) -> Path:
             for f in fer_files(split, label, n):
                 shutil.copy(f, dest / f.name)
     return root
+
+
+@pytest.fixture(autouse=True)
+def eager_fits(request: pytest.FixtureRequest):
+    """Training tests fit tiny models for two or three steps, where tracing the training step into a graph costs
+    more than running it (real runs repay it over thousands of steps): they run eagerly, except those marked
+    `graph`, which keep the traced path that real runs take."""
+    if request.node.path.parent.name != "training" or request.node.get_closest_marker("graph"):
+        yield
+        return
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)

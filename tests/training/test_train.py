@@ -27,6 +27,7 @@ from training.prune import prune_into
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
 
 
+@pytest.mark.graph
 def test_train_writes_every_output_and_resumes(tmp_path, tiny_dataset, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "2", "--until", "1"]) == 0
