@@ -161,6 +161,24 @@ def start_run(cfg: TrainConfig | None, out: Path, resume: bool, overwrite: bool)
     return cfg
 
 
+BATCHNORM_FACES = 4096  # clean train faces whose statistics a finished run's BatchNorm layers keep
+
+
+def reestimate_batchnorm(model: keras.Model, faces: np.ndarray) -> None:
+    """Set each BatchNorm layer's moving mean and variance to those of `faces` (N x 48 x 48 uint8) as inference sees
+    them: neither augmented nor mixed. Training leaves averages over augmented, mixed batches; a model pruned from a
+    wider one and briefly trained lost val accuracy to them (runs/trim1, runs/README.md)."""
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0  # the moving statistics become this one batch's
+    try:
+        model(faces[..., None].astype(np.float32), training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+
+
 def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until: int | None = None,
           finalize_only: bool = False, overwrite: bool = False) -> dict:
     """Train (or resume) a run in `out`, then write its model and reports; returns metrics.
@@ -217,19 +235,24 @@ def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until:
             verbose=1 if sys.stderr.isatty() else 0,
         )
     model.load_weights(out / "best.weights.h5")
-    return finish_run(model, cfg, val_set, out)
+    pick = np.random.default_rng(cfg.seed).choice(len(train_set.y), min(BATCHNORM_FACES, len(train_set.y)), replace=False)
+    return finish_run(model, cfg, train_set.x[np.sort(pick)], val_set, out)
 
 
-def finish_run(model: keras.Model, cfg: TrainConfig, val: FaceSet, out: Path) -> dict:
-    """Calibrate on val, save the model file, and write history plots and reports."""
+def finish_run(model: keras.Model, cfg: TrainConfig, clean_faces: np.ndarray, val: FaceSet, out: Path) -> dict:
+    """Set the BatchNorm statistics from `clean_faces` (train faces), calibrate on val, save the model file, and
+    write history plots and reports."""
     history = pd.read_csv(out / "history.csv").drop_duplicates("epoch", keep="last")
-    metrics = finish_model(float32_copy(model, cfg.arch), cfg.arch, cfg.data, val, out, {
+    shipped = float32_copy(model, cfg.arch)
+    reestimate_batchnorm(shipped, clean_faces)
+    metrics = finish_model(shipped, cfg.arch, cfg.data, val, out, {
         "init_from": cfg.init_from,
         "teacher": cfg.teacher,
         "epochs_done": int(history["epoch"].max() + 1),
         "epochs_planned": cfg.epochs,
         "train_seconds": round(float(history["seconds"].sum())) if "seconds" in history else None,
         "precision": model.dtype_policy.name,  # mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
+        "batchnorm_faces": len(clean_faces),  # its statistics: of these clean train faces (`reestimate_batchnorm`)
     })
     # Column order as CSVLogger writes it (epoch, then sorted keys), so a resumed run appends aligned rows.
     history[["epoch"] + sorted(c for c in history.columns if c != "epoch")].to_csv(out / "history.csv", index=False)

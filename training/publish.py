@@ -171,7 +171,8 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
         return {"architecture": ARCHS[m["arch"]].describe(m["arch"]), "recipe": text, "commands": commands, "hours": hours,
                 "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
                             "best-on-val weights (by val accuracy)",
-                "unfinished": [] if m["epochs_done"] >= m["epochs_planned"] else [(run, cfg["data"])],
+                # A run stopped early on purpose keeps no checkpoint: it will not resume, and its model is final.
+                "unfinished": [(run, cfg["data"])] if m["epochs_done"] < m["epochs_planned"] and (run / "backup").exists() else [],
                 "selection": "the best epoch",
                 "batch": "/".join(dict.fromkeys(str(c["batch_size"]) for _, c, _ in chain)),
                 "ls": "/".join(dict.fromkeys(str(c["label_smoothing"]) for _, c, _ in chain)),
