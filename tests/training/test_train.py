@@ -21,7 +21,7 @@ from training.cli import build_parser, main
 from training.config import TrainConfig
 from training.data import load_fer_csv, load_folder, load_split
 from training.distill import online_teacher, teacher_targets
-from training.fit import make_datasets
+from training.fit import make_datasets, reestimate_batchnorm
 from training.prune import prune_into
 
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
@@ -39,6 +39,7 @@ def test_train_writes_every_output_and_resumes(tmp_path, tiny_dataset, capsys):
     assert list(history["epoch"]) == [0, 1]  # continued at epoch 2, did not restart
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_done"] == 2 and 0 <= metrics["val_accuracy"] <= 1
+    assert metrics["batchnorm_faces"] == 7 * 12  # every train face, clean, set the shipped BatchNorm statistics
     assert (history["seconds"] > 0).all() and metrics["train_seconds"] > 0
     assert set(metrics["per_class_recall"]) == set(FER2013_LABELS)
     model, meta = load_model(out / "model.keras")
@@ -153,6 +154,17 @@ def test_ema_ships_the_averaged_weights(tmp_path, tiny_dataset):
         assert main(base + ["--out", str(out), "--init-from", str(tmp_path / "start" / "model.keras"), "--lr", "0.01"] + extra) == 0
         moved[name] = np.abs(load_model(out / "model.keras")[0].get_weights()[0] - start).mean()
     assert moved["ema"] < 0.2 * moved["raw"]
+
+
+def test_batchnorm_statistics_become_those_of_the_faces_given():
+    model = build_logits_model("tiny", 7)
+    faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    reestimate_batchnorm(model, faces)
+    norm = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    inputs = np.asarray(keras.Model(model.inputs, norm.input)(faces[..., None].astype(np.float32)))
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), inputs.mean(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(norm.moving_variance), inputs.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
+    assert norm.momentum == 0.99  # training afterwards averages as before
 
 
 def test_narrower_model_keeps_the_channels_that_matter():
