@@ -122,7 +122,7 @@ def cold_start(python: str, code: str) -> tuple[float, float]:
 
 
 def page_cold_start() -> float | None:
-    """Seconds from `streamlit run app.py` to the page showing its tabs (models and face finders loaded)
+    """Seconds from `streamlit run app.py` to the page showing its tabs and the photo uploader (models loaded)
     in headless Chromium, the browser already open; None without Debian's chromium or Playwright."""
     import socket
     import urllib.request
@@ -158,6 +158,7 @@ def page_cold_start() -> float | None:
             page = browser.new_page()
             page.goto(url)
             page.get_by_role("tab", name="🎥 Live webcam").wait_for(timeout=120_000)
+            page.get_by_text("Upload one or more photos").wait_for(timeout=120_000)  # the first tab is usable
             return time.perf_counter() - t0
         finally:
             browser.close()
@@ -384,7 +385,7 @@ def main() -> None:
             "classify + smooth + draw for ours (TTA off, as on the page); `FER().detect_emotions` for fer. Face "
             "recall: share of (frame, face) pairs with a box at IoU >= 0.4 in that very frame. Cold start: a fresh "
             "Python importing the package and loading the model + the Haar face finder (fer: `FER()`); app cold start: from "
-            "`streamlit run app.py` to the page's tabs in headless Chromium.",
+            "`streamlit run app.py` to the page's tabs and photo uploader in headless Chromium.",
             "",
             *table(r),
         ])
