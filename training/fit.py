@@ -167,7 +167,7 @@ BATCHNORM_FACES = 4096  # clean train faces whose statistics a finished run's Ba
 def reestimate_batchnorm(model: keras.Model, faces: np.ndarray) -> None:
     """Set each BatchNorm layer's moving mean and variance to those of `faces` (N x 48 x 48 uint8) as inference sees
     them: neither augmented nor mixed. Training leaves averages over augmented, mixed batches; a model pruned from a
-    wider one and briefly trained lost val accuracy to them (runs/trim1, runs/README.md)."""
+    wider one and briefly trained lost over a point of val to them (models/LIVE_MODEL_CARD.md)."""
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
     for layer in norms:

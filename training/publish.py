@@ -26,6 +26,7 @@ from .config import TrainConfig
 from .data import load_split
 from .ensemble import ARCH as ENSEMBLE
 from .export import export, representative_faces
+from .fit import read_history
 from .priors import ACCURACY_TOLERANCE, choose, class_shares, sweep
 
 CARD = """# Model card: `models/emotion.keras`
@@ -139,6 +140,10 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
                           else "probabilities (TTA)"))
         if cfg.get("mixup"):
             extras += f"; mixup: pairs of faces and their targets blended, share ~ Beta({cfg['mixup']}, {cfg['mixup']})"
+        if m.get("batchnorm_faces"):
+            as_trained = read_history(run / "history.csv")["val_accuracy"].max()
+            extras += (f"; then its BatchNorm statistics set from {m['batchnorm_faces']} clean train faces "
+                       f"(`training/fit.py`; val {as_trained:.1%} with the training's moving averages)")
         stages.append(
             f"stage {i + 1} (`{run.as_posix()}`, `{cfg['arch']}`, {m['epochs_done']} epochs, {start}): AdamW (weight decay "
             f"{cfg['weight_decay']}), peak learning rate {cfg['learning_rate']}, {cfg['warmup_epochs']} warm-up "
