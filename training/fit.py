@@ -179,6 +179,23 @@ def reestimate_batchnorm(model: keras.Model, faces: np.ndarray) -> None:
             layer.momentum = momentum
 
 
+def val_accuracy(model: keras.Model, val: FaceSet) -> float:
+    """Single-pass accuracy of a logits model on val."""
+    logits = model.predict(val.x[..., None].astype(np.float32), batch_size=256, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=1) == val.y))
+
+
+def reestimate_batchnorm_if_better(model: keras.Model, faces: np.ndarray, val: FaceSet) -> bool:
+    """`reestimate_batchnorm`, kept only if val accuracy does not drop; whether it was kept. The re-estimated
+    statistics lifted the pruned live model (models/LIVE_MODEL_CARD.md) but lowered the photo ensemble's members."""
+    trained, as_trained = model.get_weights(), val_accuracy(model, val)
+    reestimate_batchnorm(model, faces)
+    if val_accuracy(model, val) < as_trained:
+        model.set_weights(trained)
+        return False
+    return True
+
+
 def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until: int | None = None,
           finalize_only: bool = False, overwrite: bool = False) -> dict:
     """Train (or resume) a run in `out`, then write its model and reports; returns metrics.
@@ -240,11 +257,11 @@ def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until:
 
 
 def finish_run(model: keras.Model, cfg: TrainConfig, clean_faces: np.ndarray, val: FaceSet, out: Path) -> dict:
-    """Set the BatchNorm statistics from `clean_faces` (train faces), calibrate on val, save the model file, and
-    write history plots and reports."""
+    """Set the BatchNorm statistics from `clean_faces` (train faces) where that does not lower val accuracy,
+    calibrate on val, save the model file, and write history plots and reports."""
     history = pd.read_csv(out / "history.csv").drop_duplicates("epoch", keep="last")
     shipped = float32_copy(model, cfg.arch)
-    reestimate_batchnorm(shipped, clean_faces)
+    reestimated = reestimate_batchnorm_if_better(shipped, clean_faces, val)
     metrics = finish_model(shipped, cfg.arch, cfg.data, val, out, {
         "init_from": cfg.init_from,
         "teacher": cfg.teacher,
@@ -252,7 +269,8 @@ def finish_run(model: keras.Model, cfg: TrainConfig, clean_faces: np.ndarray, va
         "epochs_planned": cfg.epochs,
         "train_seconds": round(float(history["seconds"].sum())) if "seconds" in history else None,
         "precision": model.dtype_policy.name,  # mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
-        "batchnorm_faces": len(clean_faces),  # its statistics: of these clean train faces (`reestimate_batchnorm`)
+        # BatchNorm statistics of this many clean train faces (`reestimate_batchnorm`); 0: the training's moving averages
+        "batchnorm_faces": len(clean_faces) if reestimated else 0,
     })
     # Column order as CSVLogger writes it (epoch, then sorted keys), so a resumed run appends aligned rows.
     history[["epoch"] + sorted(c for c in history.columns if c != "epoch")].to_csv(out / "history.csv", index=False)
