@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from emotion.inference import graph_forward, run_model
 from emotion.modelfile import load_model
 
 from .architectures import build_logits_model, cpu_has_bf16, dtype_policy, float32_copy
@@ -181,8 +182,7 @@ def reestimate_batchnorm(model: keras.Model, faces: np.ndarray) -> None:
 
 def val_accuracy(model: keras.Model, val: FaceSet) -> float:
     """Single-pass accuracy of a logits model on val."""
-    logits = model.predict(val.x[..., None].astype(np.float32), batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=1) == val.y))
+    return float(np.mean(run_model(graph_forward(model), val.x[..., None]).argmax(axis=1) == val.y))
 
 
 def reestimate_batchnorm_if_better(model: keras.Model, faces: np.ndarray, val: FaceSet) -> bool:
