@@ -18,20 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import streamlit as st
-from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
-
-from emotion import EmotionDetector, Face, ImageError, read_image
-from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
-from emotion.detector import DEFAULT_MODEL, live_model
-from emotion.draw import annotate, hex_color
-from emotion.faces import FINDERS, make_finder
-from emotion.prior import PriorError, resolve
-from emotion.video import Viewer, ViewerLimit
-from recommender import MODES, CatalogError, Filters, load_catalog, recommend
-from recommender.catalog import DEFAULT_CATALOG, skipped_message
 
 EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢", "surprise": "😮", "neutral": "😐"}
 DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad": "🔵", "surprise": "🟠", "neutral": "⚪"}  # as COLORS
@@ -49,10 +36,34 @@ MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS") or os.cpu_count()
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
-# The page's frame first: the models load behind their spinners after it.
+# The page's frame first, before the runtime is even imported: the browser draws the tabs and the photo uploader
+# while the server imports the rest and loads the models behind their spinners (cold start: bench/RESULTS.md).
 st.title("🎬 Mood movies")
 st.caption("Show your face to the webcam or upload a photo or video: every face gets its emotion, "
            "and you get films for the mood. Nothing leaves this computer.")
+notice = st.empty()  # above the tabs: why the model cannot be used, once that is known
+main, side = st.columns([3, 2], gap="large")
+with main:
+    photo, video, live = st.tabs(["📷 Photo", "🎞️ Video", "🎥 Live webcam"])
+with photo:
+    uploads = st.file_uploader(
+        "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"],
+        accept_multiple_files=True, max_upload_size=PHOTO_MB,
+    )
+
+import numpy as np
+import pandas as pd
+from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
+
+from emotion import EmotionDetector, Face, ImageError, read_image
+from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
+from emotion.detector import DEFAULT_MODEL, live_model
+from emotion.draw import annotate, hex_color
+from emotion.faces import FINDERS, make_finder
+from emotion.prior import PriorError, resolve
+from emotion.video import Viewer, ViewerLimit
+from recommender import MODES, CatalogError, Filters, load_catalog, recommend
+from recommender.catalog import DEFAULT_CATALOG, skipped_message
 
 
 def offered(default: Path, pattern: str, env: str) -> dict[str, str]:
@@ -196,11 +207,8 @@ def mood_chart(points: list[tuple[float, dict[str, float]]], x_title: str) -> No
                   "legend": {"orient": "bottom", "columns": 4, "title": None}}}})
 
 
-def photo_tab(model_path: str, finder: str, tta: bool, min_face: int, prior: str, usable: bool) -> None:
-    uploads = st.file_uploader(
-        "Upload one or more photos", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"],
-        accept_multiple_files=True, max_upload_size=PHOTO_MB,
-    )
+def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: int, prior: str, usable: bool) -> None:
+    """The uploaded photos, each with its labelled faces and their mood."""
     if not uploads:
         return
     if not usable:  # the uploads stay (the uploader is still on the page) and are analysed once a model works
@@ -427,22 +435,19 @@ with st.sidebar:
         exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [])
 
 if model_error is not None:  # the page goes on: uploads, mood and films stay until a working model is chosen
-    st.error(f"Cannot load the model: {model_error}. Choose another model under Advanced in the sidebar.")
+    notice.error(f"Cannot load the model: {model_error}. Choose another model under Advanced in the sidebar.")
 
-main, side = st.columns([3, 2], gap="large")
-with main:
-    photo, video, live = st.tabs(["📷 Photo", "🎞️ Video", "🎥 Live webcam"])
-    with photo:
-        photo_tab(model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
-    with video:
-        if model_error is None:
-            video_tab(live_path, min_face, prior)
-        else:
-            st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
-    with live:
-        if model_error is None:
-            live_tab(emotion_detector(live_path, "haar", False, min_face, prior))
-        else:
-            st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
+with photo:
+    photo_tab(uploads, model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
+with video:
+    if model_error is None:
+        video_tab(live_path, min_face, prior)
+    else:
+        st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
+with live:
+    if model_error is None:
+        live_tab(emotion_detector(live_path, "haar", False, min_face, prior))
+    else:
+        st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 with side:
     recommendations(catalog, catalog_error, Filters(min_votes, years[0], years[1], tuple(exclude)), mode)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +100,7 @@ def _numbers(values: pd.Series, key: str) -> tuple[pd.Series, pd.Series]:
     numbers = pd.to_numeric(values.str.strip().replace("", np.nan), errors="coerce")
     lo, hi = RANGES[key]
     given = values.str.strip() != ""
-    invalid = given & ~(numbers.between(lo, hi) & numbers.map(lambda v: math.isfinite(v) if v == v else False))
+    invalid = given & ~(numbers.between(lo, hi) & np.isfinite(numbers))
     if key == "rating_count":
         invalid |= given & (numbers % 1 != 0)
     return numbers.where(~invalid), invalid
@@ -122,7 +121,9 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     header, rows, malformed = _read_rows(path)
     cols = _find_columns(header, path)
     raw = pd.DataFrame(rows, columns=range(len(header)), dtype=str)
-    movies = pd.DataFrame({"title": raw[cols["title"]].str.strip(), "genres": raw[cols["genres"]].map(_split_genres)})
+    genre_texts = raw[cols["genres"]]
+    split = {text: _split_genres(text) for text in genre_texts.unique()}  # few distinct ones: each split once
+    movies = pd.DataFrame({"title": raw[cols["title"]].str.strip(), "genres": genre_texts.map(split)})
     skipped = {"malformed": malformed, "no title": int((movies["title"] == "").sum()),
                "no genres": int(((movies["title"] != "") & (movies["genres"].map(len) == 0)).sum())}
     keep = (movies["title"] != "") & (movies["genres"].map(len) > 0)
