@@ -99,9 +99,12 @@ def read_run(run: Path) -> tuple[dict, dict]:
     return tuple(json.loads((run / name).read_text()) for name in ("run.json", "metrics.json"))
 
 
-def command(run: Path, cfg: dict) -> str:
-    """The command line that trains one stage."""
-    return f"`{TrainConfig.read(run).command(run)}`"
+def command(run: Path) -> str:
+    """The command line that trains one stage; for a run stopped before its planned epochs, with the `--until` that
+    stops it where it stopped (its metrics.json says)."""
+    m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+    stopped = f" --until {m['epochs_done']}" if m.get("epochs_done", 0) < m.get("epochs_planned", 0) else ""
+    return f"`{TrainConfig.read(run).command(run)}{stopped}`"
 
 
 def lineage(run: Path) -> list[tuple[Path, dict, dict]]:
@@ -159,12 +162,12 @@ def teacher_commands(chain: list[tuple[Path, dict, dict]]) -> str:
     extra = [run for run in runs if run.as_posix() not in stages and (run / "run.json").is_file()]
     if not extra:
         return ""
-    return "; teachers: " + ", ".join(command(run, {}) for run in extra)
+    return "; teachers: " + ", ".join(command(run) for run in extra)
 
 
 def training_text(chain: list[tuple[Path, dict, dict]]) -> tuple[str, str, float]:
     """A trained model's recipe, its training commands and its hours of training, from its lineage."""
-    commands = ", then ".join(command(r, c) for r, c, _ in chain) + teacher_commands(chain) + " (`training/fit.py`)"
+    commands = ", then ".join(command(run) for run, _, _ in chain) + teacher_commands(chain) + " (`training/fit.py`)"
     return recipe(chain), commands, sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600
 
 

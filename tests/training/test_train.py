@@ -23,6 +23,7 @@ from training.data import load_fer_csv, load_folder, load_split
 from training.distill import online_teacher, teacher_targets
 from training.fit import make_datasets, reestimate_batchnorm
 from training.prune import prune_into
+from training.publish import command
 
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
 
@@ -60,6 +61,15 @@ def test_run_json_and_the_cards_command_come_from_one_configuration(tmp_path, ti
     command = shlex.split(cfg.command(out))
     assert command[:3] == ["python", "-m", "training"]
     assert TrainConfig.from_args(build_parser().parse_args(command[3:])) == cfg
+
+
+def test_the_cards_command_for_a_run_stopped_early_stops_it_where_it_stopped(tmp_path, tiny_dataset):
+    """A run stopped before its planned epochs is published with the command that trains exactly what it holds."""
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "2",
+                 "--until", "1"]) == 0
+    args = build_parser().parse_args(shlex.split(command(out).strip("`"))[3:])
+    assert args.until == 1 and TrainConfig.from_args(args) == TrainConfig.read(out)
 
 
 def test_existing_run_is_not_overwritten_by_accident(tmp_path, tiny_dataset, capsys):
