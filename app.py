@@ -51,6 +51,7 @@ with photo:
         accept_multiple_files=True, max_upload_size=PHOTO_MB,
     )
 
+# The rest, imported while the browser draws the frame above.
 import numpy as np
 import pandas as pd
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
