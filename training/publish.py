@@ -99,10 +99,9 @@ def read_run(run: Path) -> tuple[dict, dict]:
     return tuple(json.loads((run / name).read_text()) for name in ("run.json", "metrics.json"))
 
 
-def command(run: Path) -> str:
-    """The command line that trains one stage; for a run stopped before its planned epochs, with the `--until` that
-    stops it where it stopped (its metrics.json says)."""
-    m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+def command(run: Path, m: dict) -> str:
+    """The command line that trains one stage (`m`: its metrics); for a run stopped before its planned epochs, with
+    the `--until` that stops it where it stopped."""
     stopped = f" --until {m['epochs_done']}" if m.get("epochs_done", 0) < m.get("epochs_planned", 0) else ""
     return f"`{TrainConfig.read(run).command(run)}{stopped}`"
 
@@ -159,15 +158,16 @@ def teacher_commands(chain: list[tuple[Path, dict, dict]]) -> str:
     """How the teachers that are not themselves stages of `chain` were trained (their run folders)."""
     stages = {run.as_posix() for run, _, _ in chain}
     runs = dict.fromkeys(Path(t).parent for _, cfg, _ in chain for t in cfg.get("teacher") or [])
-    extra = [run for run in runs if run.as_posix() not in stages and (run / "run.json").is_file()]
+    extra = [run for run in runs
+             if run.as_posix() not in stages and all((run / f).is_file() for f in ("run.json", "metrics.json"))]
     if not extra:
         return ""
-    return "; teachers: " + ", ".join(command(run) for run in extra)
+    return "; teachers: " + ", ".join(command(run, read_run(run)[1]) for run in extra)
 
 
 def training_text(chain: list[tuple[Path, dict, dict]]) -> tuple[str, str, float]:
     """A trained model's recipe, its training commands and its hours of training, from its lineage."""
-    commands = ", then ".join(command(run) for run, _, _ in chain) + teacher_commands(chain) + " (`training/fit.py`)"
+    commands = ", then ".join(command(run, m) for run, _, m in chain) + teacher_commands(chain) + " (`training/fit.py`)"
     return recipe(chain), commands, sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600
 
 
