@@ -112,6 +112,12 @@ class MtcnnFinder:
     # searches before it (shifted val: models/MODEL_CARD.md). It runs only when they all found nothing, so it can
     # add a box only to a photo that had none: rarely a false one, in a photo with no face at all.
     LOOSE_GATE = 0.3
+    # Last of all, where every MTCNN search found nothing: OpenCV's Haar cascade on the image inside a border, with a
+    # lower bar than the live path's (3 neighbouring windows, not 5). It finds frontal faces that blur, noise and
+    # odd light hid from MTCNN's nets (shifted val: models/MODEL_CARD.md); like the loose search it can add a box
+    # only to a photo that had none.
+    HAAR_PAD = 0.2
+    HAAR_NEIGHBORS = 3
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
         from mtcnn import MTCNN
@@ -119,6 +125,7 @@ class MtcnnFinder:
         self.net = MTCNN(device="CPU:0")
         # The same refine and output nets, shown centred squares of the photo instead of PNet's proposals.
         self.crop_net = MTCNN(stages=[CentredSquares(), *self.net.stages[1:]], device="CPU:0")
+        self.haar = HaarFinder(min_face, neighbors=self.HAAR_NEIGHBORS)
         self.min_face = min_face
         self.min_confidence = min_confidence
 
@@ -136,7 +143,8 @@ class MtcnnFinder:
         fill the frame or touch its edge (tight crops, selfies), and finds most of them with room around; then
         with its contrast evened out, for faces lost in dark, backlit or washed-out photos; then MTCNN's own
         output net is asked whether the photo is itself a face crop (tilted or half-covered faces that no search
-        proposed); and last, the bordered image is searched with looser proposals, for blurred or noisy faces."""
+        proposed); then the bordered image is searched with looser proposals, for blurred or noisy faces; and
+        last, a Haar cascade looks for frontal faces that all of these missed."""
         found = self._search(image, 0)
         if found:
             return found
@@ -144,7 +152,15 @@ class MtcnnFinder:
         padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
         loose = {"threshold_pnet": self.LOOSE_GATE, "threshold_rnet": self.LOOSE_GATE}
         return (self._search(padded, pad, image.shape) or self._search(even_contrast(padded), pad, image.shape)
-                or self.as_one_face(image) or self._search(padded, pad, image.shape, **loose))
+                or self.as_one_face(image) or self._search(padded, pad, image.shape, **loose)
+                or self.haar_search(image))
+
+    def haar_search(self, image: np.ndarray) -> list[FaceBox]:
+        """Frontal faces that the Haar cascade finds in `image` inside a border (faces touching its edge)."""
+        pad = int(round(self.HAAR_PAD * max(image.shape[:2])))
+        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
+        raws = ((x - pad, y - pad, w, h) for x, y, w, h in self.haar.raw_boxes(padded))
+        return [FaceBox(frame_box(raw, self.haar.name, image.shape)) for raw in raws if _inside(raw, image.shape)]
 
     def as_one_face(self, image: np.ndarray) -> list[FaceBox]:
         """The photo as one face crop, if MTCNN's output net, shown its centred squares, takes one for a face."""
@@ -224,10 +240,11 @@ class HaarFinder:
 
     CASCADE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
 
-    def __init__(self, min_face: int = 40):
+    def __init__(self, min_face: int = 40, neighbors: int = 5):
         self._local = threading.local()
         self._local.cascade = self._load()  # here too, so a missing file fails at construction
         self.min_face = min_face
+        self.neighbors = neighbors  # overlapping windows that must agree on a face: fewer find more, and more falsely
 
     def _load(self) -> cv2.CascadeClassifier:
         cascade = cv2.CascadeClassifier(self.CASCADE)
@@ -247,13 +264,18 @@ class HaarFinder:
         return int(np.ceil(max(20, int(self.min_face * factor)) / factor))
 
     def find(self, image: np.ndarray) -> list[FaceBox]:
+        return [FaceBox(frame_box(raw, self.name, image.shape)) for raw in self.raw_boxes(image)]
+
+    def raw_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """The cascade's boxes (x, y, w, h) in `image`'s pixels, before framing."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         factor = min(1.0, self.WORK_WIDTH / gray.shape[1])
         if factor < 1:
             gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         min_side = max(20, int(self.min_face * factor))
-        rects = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
-        return [FaceBox(frame_box(tuple(v / factor for v in r), self.name, image.shape)) for r in rects]
+        rects = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=self.neighbors,
+                                              minSize=(min_side, min_side))
+        return [tuple(v / factor for v in r) for r in rects]
 
     def find_near(self, image: np.ndarray, boxes: list[Box]) -> list[FaceBox]:
         """Re-find faces close to `boxes` (live video: where they were a frame ago)."""

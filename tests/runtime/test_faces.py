@@ -218,8 +218,20 @@ def test_mtcnn_last_search_finds_blurred_and_noisy_faces(mtcnn, fer_faces, monke
     assert all(matched(mtcnn.find(photo), [box]) for photo, box in photos)
     assert all(mtcnn.find(blank) == [] for blank in blanks)
     with monkeypatch.context() as patch:
-        patch.setattr(mtcnn, "LOOSE_GATE", 0.7)  # MTCNN's own bars: the last search adds nothing to the ones before
+        patch.setattr(mtcnn, "LOOSE_GATE", 0.7)  # MTCNN's own bars: the loose search adds nothing to the ones before
+        patch.setattr(mtcnn, "haar_search", lambda image: [])  # nor does the Haar cascade after it
         assert not any(matched(mtcnn.find(photo), [box]) for photo, box in photos)
+
+
+def test_mtcnn_last_of_all_asks_a_haar_cascade(mtcnn, fer_faces, monkeypatch):
+    """Shifted-val photos in which no MTCNN search finds the face and the Haar cascade after them does (the grey
+    squares of the test above show it adds no box where no face is)."""
+    photos = [shift_photo(fer_faces[label][k], np.random.default_rng(seed))
+              for label, k, seed in (("surprise", 0, 0), ("angry", 0, 10), ("sad", 3, 13))]
+    assert all(matched(mtcnn.find(photo), [box]) for photo, box in photos)
+    with monkeypatch.context() as patch:
+        patch.setattr(mtcnn, "haar_search", lambda image: [])
+        assert not any(mtcnn.find(photo) for photo, _ in photos)
 
 
 @pytest.mark.parametrize("angle", [-25.0, 20.0])
