@@ -77,8 +77,8 @@ def browser(playwright, extra_args: list[str]):
 def choose_file(page, path, nth: int = 0) -> None:
     """Give the page's `nth` uploader a file, as a user would: again if the uploader does not list it. A file given
     in the moment after the page loads (before its first rerun) is sometimes taken by the uploader as a choice of no
-    file (the browser asks where to upload nothing, and the uploader stays empty): 4 times in about 250 fresh pages
-    here, never twice in a row."""
+    file (the browser asks where to upload nothing, and the uploader stays empty): 6 times in 290 fresh pages here,
+    never twice in a row."""
     from playwright.sync_api import expect
 
     for _ in range(2):
