@@ -148,8 +148,7 @@ class MtcnnFinder:
         found = self._search(image, 0)
         if found:
             return found
-        pad = int(round(self.PAD * max(image.shape[:2])))
-        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
+        padded, pad = bordered(image, self.PAD)
         loose = {"threshold_pnet": self.LOOSE_GATE, "threshold_rnet": self.LOOSE_GATE}
         return (self._search(padded, pad, image.shape) or self._search(even_contrast(padded), pad, image.shape)
                 or self.as_one_face(image) or self._search(padded, pad, image.shape, **loose)
@@ -157,8 +156,7 @@ class MtcnnFinder:
 
     def haar_search(self, image: np.ndarray) -> list[FaceBox]:
         """Frontal faces that the Haar cascade finds in `image` inside a border (faces touching its edge)."""
-        pad = int(round(self.HAAR_PAD * max(image.shape[:2])))
-        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
+        padded, pad = bordered(image, self.HAAR_PAD)
         raws = ((x - pad, y - pad, w, h) for x, y, w, h in self.haar.raw_boxes(padded))
         return [FaceBox(frame_box(raw, self.haar.name, image.shape)) for raw in raws if _inside(raw, image.shape)]
 
@@ -210,6 +208,12 @@ def even_contrast(image: np.ndarray) -> np.ndarray:
     # A new CLAHE object per call: OpenCV's keeps state between calls, and finders are shared by threads.
     lab[..., 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lab[..., 0])
     return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+
+
+def bordered(image: np.ndarray, share: float) -> tuple[np.ndarray, int]:
+    """`image` inside a black border `share` of its longer side wide, and that width in pixels."""
+    pad = int(round(share * max(image.shape[:2])))
+    return cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT), pad
 
 
 def _inside(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> bool:

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from emotion.faces import FaceBox, frame_box, iou, make_finder, reading_order
+from emotion.faces import FaceBox, bordered, frame_box, iou, make_finder, reading_order
 from training.scenes import background, make_scene
 from training.shifted import shift_photo
 
@@ -167,15 +167,12 @@ def test_mtcnn_finds_faces_that_fill_the_photo(mtcnn, fer_faces):
 def test_mtcnn_finds_faces_in_dark_photos(mtcnn, fer_faces):
     """Dim, low-contrast photos (gamma 1.6, 30% light): the search with contrast evened out finds faces the plain
     and bordered searches miss, and adds no false box."""
-    import cv2
-
     plain = found = false = 0
     for i, face in enumerate(f for faces in fer_faces.values() for f in faces):
         scene, (truth,) = make_scene([face], [160], seed=i)
         dark = np.clip((scene / 255.0) ** 1.6 * 0.3 * 255, 0, 255).astype(np.uint8)
-        pad = int(round(mtcnn.PAD * max(dark.shape[:2])))
-        bordered = cv2.copyMakeBorder(dark, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
-        plain += matched(mtcnn._search(dark, 0) or mtcnn._search(bordered, pad, dark.shape), [truth])
+        padded, pad = bordered(dark, mtcnn.PAD)
+        plain += matched(mtcnn._search(dark, 0) or mtcnn._search(padded, pad, dark.shape), [truth])
         boxes = mtcnn.find(dark)
         found += matched(boxes, [truth])
         false += sum(iou(b.box, truth) < 0.2 for b in boxes)
