@@ -115,16 +115,20 @@ class MtcnnFinder:
     # Last of all, where every MTCNN search found nothing: OpenCV's Haar cascade on the image inside a border, with a
     # lower bar than the live path's (3 neighbouring windows, not 5). It finds frontal faces that blur, noise and
     # odd light hid from MTCNN's nets (shifted val: models/MODEL_CARD.md); like the loose search it can add a box
-    # only to a photo that had none.
+    # only to a photo that had none. The cascade alone also takes coins, gravel, print and other textures for faces
+    # (a box in 7% of 1,060 crops of real faceless photos), so MTCNN's output net judges each of its boxes: at
+    # HAAR_GATE it kept none of those and 58% of the true faces the cascade found in shifted-val photos.
     HAAR_PAD = 0.2
     HAAR_NEIGHBORS = 3
+    HAAR_GATE = 0.5
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
         from mtcnn import MTCNN
 
         self.net = MTCNN(device="CPU:0")
-        # The same refine and output nets, shown centred squares of the photo instead of PNet's proposals.
-        self.crop_net = MTCNN(stages=[CentredSquares(), *self.net.stages[1:]], device="CPU:0")
+        # The same refine and output nets, shown given boxes (by default centred squares of the photo) instead of
+        # PNet's proposals.
+        self.judge_net = MTCNN(stages=[Proposals(), *self.net.stages[1:]], device="CPU:0")
         self.haar = HaarFinder(min_face, neighbors=self.HAAR_NEIGHBORS)
         self.min_face = min_face
         self.min_confidence = min_confidence
@@ -155,28 +159,37 @@ class MtcnnFinder:
                 or self.haar_search(image))
 
     def haar_search(self, image: np.ndarray) -> list[FaceBox]:
-        """Frontal faces that the Haar cascade finds in `image` inside a border (faces touching its edge)."""
+        """Frontal faces that the Haar cascade finds in `image` inside a border (faces touching its edge) and that
+        MTCNN's output net, shown the cascade's boxes, takes for faces (its box and landmarks are returned)."""
         padded, pad = bordered(image, self.HAAR_PAD)
-        raws = ((x - pad, y - pad, w, h) for x, y, w, h in self.haar.raw_boxes(padded))
-        return [FaceBox(frame_box(raw, self.haar.name, image.shape)) for raw in raws if _inside(raw, image.shape)]
+        raws = [(x - pad, y - pad, w, h) for x, y, w, h in self.haar.raw_boxes(padded)]
+        raws = [raw for raw in raws if _inside(raw, image.shape)]
+        if not raws:
+            return []
+        return self._search(image, 0, net=self.judge_net, proposals=raws, min_confidence=self.HAAR_GATE,
+                            threshold_rnet=0.0, threshold_onet=0.0)
 
     def as_one_face(self, image: np.ndarray) -> list[FaceBox]:
         """The photo as one face crop, if MTCNN's output net, shown its centred squares, takes one for a face."""
-        return self._search(image, 0, net=self.crop_net, threshold_rnet=self.CROP_GATE)
+        return self._search(image, 0, net=self.judge_net, threshold_rnet=self.CROP_GATE)
 
     def _search(self, image: np.ndarray, pad: int, shape: tuple[int, ...] | None = None, net=None,
+                proposals: list[tuple[float, float, float, float]] | None = None, min_confidence: float | None = None,
                 **thresholds: float) -> list[FaceBox]:
-        """Faces that `net` (default: the full MTCNN search) finds in `image`, which is the caller's image of
-        `shape` inside a border of `pad` pixels."""
+        """Faces that `net` (default: the full MTCNN search; `judge_net` judges `proposals`, boxes in `image`)
+        finds in `image`, which is the caller's image of `shape` inside a border of `pad` pixels."""
         shape = shape or image.shape
         factor = self._factor(image.shape)
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        if proposals is not None:
+            thresholds["proposals"] = [tuple(v * factor for v in box) for box in proposals]
+        gate = self.min_confidence if min_confidence is None else min_confidence
         out = []
         for f in (net or self.net).detect_faces(rgb, min_face_size=self.NET_MIN_FACE, **thresholds):
             x, y, w, h = (v / factor for v in f["box"])
             raw = (x - pad, y - pad, w, h)
-            if f["confidence"] < self.min_confidence or max(w, h) < self.min_face or not _inside(raw, shape):
+            if f["confidence"] < gate or max(w, h) < self.min_face or not _inside(raw, shape):
                 continue
             marks = {k: (int(round(p[0] / factor)) - pad, int(round(p[1] / factor)) - pad)
                      for k, p in f["keypoints"].items()}
@@ -184,21 +197,21 @@ class MtcnnFinder:
         return out
 
 
-class CentredSquares:
-    """An MTCNN first stage that proposes centred squares of each image (the whole short side and less) instead
-    of searching it: the candidates for "this photo is a face crop", which MTCNN's later stages then judge."""
+class Proposals:
+    """An MTCNN first stage that proposes boxes instead of searching the image: the `proposals` (x, y, w, h) given
+    to `detect_faces`, or else centred squares of each image (the whole short side and less), the candidates for
+    "this photo is a face crop". MTCNN's later stages then judge them."""
 
-    SHARES = (1.0, 0.85, 0.7)  # square sides, as shares of the image's short side
+    SHARES = (1.0, 0.85, 0.7)  # centred square sides, as shares of the image's short side
 
-    def __call__(self, images_oshapes, **stage_inputs) -> np.ndarray:
+    def __call__(self, images_oshapes, proposals=None, **stage_inputs) -> np.ndarray:
         """Rows of [image index, x1, y1, x2, y2, confidence], the layout MTCNN's stages pass on."""
         rows = []
         for i, (h, w) in enumerate(np.asarray(images_oshapes)[:, :2]):
-            for share in self.SHARES:
-                side = share * min(h, w)
-                x, y = (w - side) / 2, (h - side) / 2
-                rows.append([i, x, y, x + side, y + side, 1.0])
-        return np.asarray(rows, dtype=np.float64)
+            boxes = proposals if proposals is not None else [
+                ((w - side) / 2, (h - side) / 2, side, side) for side in (s * min(h, w) for s in self.SHARES)]
+            rows += [[i, x, y, x + bw, y + bh, 1.0] for x, y, bw, bh in boxes]
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
 
 
 def even_contrast(image: np.ndarray) -> np.ndarray:
