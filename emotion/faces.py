@@ -148,7 +148,7 @@ class MtcnnFinder:
         with its contrast evened out, for faces lost in dark, backlit or washed-out photos; then MTCNN's own
         output net is asked whether the photo is itself a face crop (tilted or half-covered faces that no search
         proposed); then the bordered image is searched with looser proposals, for blurred or noisy faces; and
-        last, a Haar cascade looks for frontal faces that all of these missed."""
+        last, a Haar cascade looks for frontal faces that all of these missed, each confirmed by MTCNN's output net."""
         found = self._search(image, 0)
         if found:
             return found
