@@ -53,6 +53,12 @@ def fer_faces() -> dict[str, list[np.ndarray]]:
 
 
 @pytest.fixture(scope="session")
+def fer_val_file():
+    """A function giving the k-th FER2013 val file of a class (in name order)."""
+    return lambda label, k: fer_files("val", label, k + 1)[k]
+
+
+@pytest.fixture(scope="session")
 def detector():
     """The default model with the default (photo) detector, loaded once."""
     from emotion import EmotionDetector

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from emotion.faces import FaceBox, bordered, frame_box, iou, make_finder, reading_order
+from emotion.imageio import read_image
 from training.scenes import background, make_scene
 from training.shifted import shift_photo
 
@@ -204,7 +205,7 @@ def test_mtcnn_asks_whether_the_photo_is_one_face(mtcnn, fer_faces, monkeypatch)
     crops = [tilted(f, angle) for f, angle in zip(faces, itertools.cycle((-25, 25)))]
     found = sum(bool(mtcnn.find(c)) for c in crops)
     with monkeypatch.context() as patch:
-        patch.setattr(mtcnn, "as_one_face", lambda image: [])  # the searches alone
+        patch.setattr(mtcnn, "as_one_face", lambda image, gate=None: [])  # the searches alone
         assert found > sum(bool(mtcnn.find(c)) for c in crops)
     rng = np.random.default_rng(0)
     assert sum(bool(mtcnn.as_one_face(shuffled(f, rng))) for f in faces) <= 1
@@ -221,6 +222,7 @@ def test_mtcnn_last_search_finds_blurred_and_noisy_faces(mtcnn, fer_faces, monke
     with monkeypatch.context() as patch:
         patch.setattr(mtcnn, "LOOSE_GATE", 0.7)  # MTCNN's own bars: the loose search adds nothing to the ones before
         patch.setattr(mtcnn, "haar_search", lambda image: [])  # nor does the Haar cascade after it
+        patch.setattr(mtcnn, "LAST_CROP_GATE", 1.0)  # nor the output net's last look at the photo as one face
         assert not any(matched(mtcnn.find(photo), [box]) for photo, box in photos)
 
 
@@ -243,6 +245,24 @@ def test_mtcnn_judges_the_haar_cascades_boxes(mtcnn, fer_faces):
     fooled = [t for t in tiles if len(mtcnn.haar.raw_boxes(bordered(t, mtcnn.HAAR_PAD)[0]))]
     assert len(fooled) >= 5
     assert sum(bool(mtcnn.haar_search(t)) for t in fooled) <= 1
+
+
+def test_mtcnn_last_asks_about_the_photo_with_a_lower_bar_and_takes_a_thumbnail_whole(mtcnn, fer_val_file,
+                                                                                      monkeypatch):
+    """FER2013 val faces given as their own 48 px photos, which every step before misses: MTCNN's output net, asked
+    again about the photo as one face with a lower bar, finds them with landmarks; without that look the photo,
+    being a thumbnail, is still taken whole as one face (confidence 0); larger or long, thin images are not."""
+    photos = [read_image(fer_val_file(label, k)) for label, k in (("sad", 1), ("sad", 11), ("sad", 12), ("happy", 9))]
+    found = [mtcnn.find(photo) for photo in photos]
+    assert all(len(f) == 1 and f[0].confidence >= mtcnn.LAST_CROP_GATE and f[0].landmarks for f in found)
+    with monkeypatch.context() as patch:
+        patch.setattr(mtcnn, "LAST_CROP_GATE", 1.0)
+        assert all(mtcnn.find(photo) == [FaceBox((0, 0, 48, 48), 0.0)] for photo in photos)
+        patch.setattr(mtcnn, "THUMBNAIL", 47)
+        assert not any(mtcnn.find(photo) for photo in photos)
+    grey = lambda h, w: np.full((h, w, 3), 128, np.uint8)  # noqa: E731
+    assert mtcnn.find(grey(64, 60)) == [FaceBox((0, 0, 60, 64), 0.0)]
+    assert mtcnn.find(grey(65, 65)) == mtcnn.find(grey(64, 30)) == mtcnn.find(grey(16, 16)) == []
 
 
 @pytest.mark.parametrize("angle", [-25.0, 20.0])
