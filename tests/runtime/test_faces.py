@@ -247,22 +247,34 @@ def test_mtcnn_judges_the_haar_cascades_boxes(mtcnn, fer_faces):
     assert sum(bool(mtcnn.haar_search(t)) for t in fooled) <= 1
 
 
-def test_mtcnn_last_asks_about_the_photo_with_a_lower_bar_and_takes_a_thumbnail_whole(mtcnn, fer_val_file,
-                                                                                      monkeypatch):
+def test_mtcnn_last_asks_about_the_photo_with_a_lower_bar(mtcnn, fer_val_file, monkeypatch):
     """FER2013 val faces given as their own 48 px photos, which every step before misses: MTCNN's output net, asked
-    again about the photo as one face with a lower bar, finds them with landmarks; without that look the photo,
-    being a thumbnail, is still taken whole as one face (confidence 0); larger or long, thin images are not."""
+    again about the photo as one face with a lower bar, finds them, with landmarks."""
     photos = [read_image(fer_val_file(label, k)) for label, k in (("sad", 1), ("sad", 11), ("sad", 12), ("happy", 9))]
-    found = [mtcnn.find(photo) for photo in photos]
+    found = [mtcnn.search(photo) for photo in photos]
     assert all(len(f) == 1 and f[0].confidence >= mtcnn.LAST_CROP_GATE and f[0].landmarks for f in found)
-    with monkeypatch.context() as patch:
-        patch.setattr(mtcnn, "LAST_CROP_GATE", 1.0)
-        assert all(mtcnn.find(photo) == [FaceBox((0, 0, 48, 48), 0.0)] for photo in photos)
-        patch.setattr(mtcnn, "THUMBNAIL", 47)
-        assert not any(mtcnn.find(photo) for photo in photos)
+    monkeypatch.setattr(mtcnn, "LAST_CROP_GATE", 1.0)
+    assert not any(mtcnn.search(photo) for photo in photos)
+
+
+def test_a_thumbnail_is_read_whole_as_one_face_crop(mtcnn, fer_faces, fer_val_file, monkeypatch):
+    """A face crop given as a thumbnail (48 px, as FER2013's and CK+'s are) is already framed: the whole of it is the
+    face, found or not (then with confidence 0); larger photos, long thin images and a small face in a thumbnail
+    keep the finder's boxes."""
+    import cv2
+
+    found = [mtcnn.find(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR)) for fs in fer_faces.values() for f in fs]
+    assert all(len(f) == 1 and f[0].box == (0, 0, 48, 48) for f in found)
+    assert sum(f[0].confidence >= mtcnn.min_confidence for f in found) >= 0.8 * len(found)
+    missed = read_image(fer_val_file("sad", 1))
+    monkeypatch.setattr(mtcnn, "LAST_CROP_GATE", 1.0)
+    assert mtcnn.find(missed) == [FaceBox((0, 0, 48, 48), 0.0)]
     grey = lambda h, w: np.full((h, w, 3), 128, np.uint8)  # noqa: E731
     assert mtcnn.find(grey(64, 60)) == [FaceBox((0, 0, 60, 64), 0.0)]
     assert mtcnn.find(grey(65, 65)) == mtcnn.find(grey(64, 30)) == mtcnn.find(grey(16, 16)) == []
+    scene, (truth,) = make_scene([fer_faces["happy"][0]], [28], shape=(64, 64), seed=1)
+    (face,) = mtcnn.find(scene)
+    assert iou(face.box, truth) >= 0.4 and face.box != (0, 0, 64, 64)
 
 
 @pytest.mark.parametrize("angle", [-25.0, 20.0])
