@@ -38,7 +38,8 @@ def live_model(photo_model: Path = DEFAULT_MODEL) -> Path:
 
 @dataclass
 class Face:
-    """One labelled face: box (x, y, w, h) in input pixels, top emotion, probability per emotion."""
+    """One labelled face: box (x, y, w, h) in input pixels, top emotion, probability per emotion, and the face finder's
+    confidence that a face is there (0: none was found in a thumbnail, read whole as one face crop)."""
 
     box: Box
     emotion: str
@@ -47,7 +48,8 @@ class Face:
     landmarks: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"box": list(self.box), "emotion": self.emotion, "scores": {k: round(v, 4) for k, v in self.scores.items()}}
+        return {"box": list(self.box), "emotion": self.emotion, "scores": {k: round(v, 4) for k, v in self.scores.items()},
+                "confidence": round(self.confidence, 4)}
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ FRAMING = {"mtcnn": (1.09, -0.01), "haar": (1.03, 0.0)}
 
 @dataclass
 class FaceBox:
-    """Where a face is: a box (x, y, w, h) in image pixels, framed like training faces; confidence; landmarks."""
+    """Where a face is: a box (x, y, w, h) in image pixels, framed like training faces; confidence (0: no face was
+    found, the box is a thumbnail taken whole); landmarks."""
 
     box: Box
     confidence: float = 1.0

@@ -72,6 +72,14 @@ def test_photo_without_face(app):
     assert not at.error
 
 
+def test_a_thumbnail_is_read_as_one_face_crop_and_says_so_when_no_face_was_found(app):
+    import numpy as np
+
+    at = upload(app, "icon.png", png(np.full((48, 48, 3), 128, np.uint8)))  # a plain 48 px square: nothing to find
+    assert any("No face found in icon.png; being a thumbnail, it was read whole" in c.value for c in at.caption)
+    assert "**icon.png** — mood of 1 face:" in markdown(at) and not at.warning and not at.error
+
+
 def test_corrupt_upload_is_one_message_and_page_keeps_working(app, fer_faces):
     at = upload(app, "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg", "image/jpeg")
     assert len(at.error) == 1 and "broken.jpg" in at.error[0].value
