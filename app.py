@@ -24,6 +24,7 @@ EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "s
 DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad": "🔵", "surprise": "🟠", "neutral": "⚪"}  # as COLORS
 PRIORS = {"default": "As the model ships", "training": "As in its training photos", "balanced": "All equally common"}
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
+THUMBNAIL_SIDE = 320  # and thumbnails at least this large, so that their labels can be read
 PHOTO_MB = 20  # largest photo upload; videos may use the server's whole maxUploadSize (.streamlit/config.toml)
 VIDEO_SIDE = 960  # the annotated video the page sends back is at most this large: ~1 Mbit/s
 MAX_VIDEO_SECONDS = 600  # a video is analysed up to here: bounded work per upload (minutes at most)
@@ -126,8 +127,9 @@ def analysis_slot(what: str) -> Iterator[None]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def analyse_photo(digest: str, name: str, model_path: str, _version: float, finder: str, tta: bool, min_face: int,
                   prior: str, _data: bytes) -> tuple[list[Face], np.ndarray, str | None]:
-    """The labelled faces of one uploaded photo, the photo annotated for display (at most DISPLAY_SIDE px), and a
-    note when it was too large to search for faces as small as asked."""
+    """The labelled faces of one uploaded photo, the photo annotated for display (at most DISPLAY_SIDE px, a thumbnail
+    at least THUMBNAIL_SIDE), and a note when it was too large to search for faces as small as asked, or when a
+    thumbnail with no face found was read whole."""
     det = emotion_detector(model_path, finder, tta, min_face, prior)
     with analysis_slot("photo"):
         image = read_image(_data, name=name)
@@ -137,7 +139,8 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
                 f"under {smallest} px may be missed." if smallest > min_face else None)
         if len(faces) == 1 and faces[0].confidence == 0:  # the face finder's mark for a thumbnail read whole
             note = f"No face found in {name}; being a thumbnail, it was read whole as one face crop."
-        return faces, annotate(image, faces, max_side=DISPLAY_SIDE, numbers=range(1, len(faces) + 1)), note
+        shown = annotate(image, faces, max_side=DISPLAY_SIDE, numbers=range(1, len(faces) + 1), min_side=THUMBNAIL_SIDE)
+        return faces, shown, note
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -33,15 +33,21 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def annotate(image: np.ndarray, faces, max_side: int | None = None, numbers: Sequence[int] | None = None) -> np.ndarray:
+def annotate(image: np.ndarray, faces, max_side: int | None = None, numbers: Sequence[int] | None = None,
+             min_side: int | None = None) -> np.ndarray:
     """A copy of `image` with each face's box and label ("emotion NN%", or with `numbers` "N emotion NN%", N the
     face's number: its place in a photo, its track in a video) drawn in the emotion's colour. Labels grow with the face, and with the image
     enough to stay legible when it is shown small; each sits above its box, else below, else inside it, wherever it
     overlaps no other label.
-    With `max_side`, the image is shrunk to fit it first (a page need not send 24 megapixels to the browser)."""
-    factor = min(1.0, max_side / max(image.shape[:2])) if max_side else 1.0
-    if factor < 1:
-        image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    With `max_side`, the image is shrunk to fit it first (a page need not send 24 megapixels to the browser); with
+    `min_side`, a smaller one (a thumbnail) is enlarged in whole steps, pixels kept sharp, so its labels can be read."""
+    side = max(image.shape[:2])
+    factor = min(1.0, max_side / side) if max_side else 1.0
+    if min_side and side < min_side:
+        factor = float(min_side // side)
+    if factor != 1:
+        image = cv2.resize(image, None, fx=factor, fy=factor,
+                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_NEAREST)
         faces = [replace(f, box=tuple(int(round(v * factor)) for v in f.box)) for f in faces]
     out = image.copy()
     height, width = image.shape[:2]
