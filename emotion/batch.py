@@ -104,8 +104,9 @@ class FileAnalyser:
 
     def _photo(self, path: str, data: bytes | None) -> list[dict]:
         faces = self.photos.detect(read_image(data if data is not None else path, name=Path(path).name))
-        return [{"file": path, "kind": "photo", "face_id": i, **face_columns(f, self.labels)}
-                for i, f in enumerate(faces, 1)]
+        # The finder's confidence: 0 marks a thumbnail with no face found, read whole as one face crop (faces.py).
+        return [{"file": path, "kind": "photo", "face_id": i, **face_columns(f, self.labels),
+                 "confidence": round(f.confidence, 4)} for i, f in enumerate(faces, 1)]
 
     def _video(self, path: str, data: bytes | None) -> list[dict]:
         rows: list[dict] = []
@@ -122,11 +123,12 @@ class FileAnalyser:
 
 def table(rows: list[dict], labels: tuple[str, ...]) -> pd.DataFrame:
     """Rows as the output's table: the same columns and types whichever way they were computed."""
-    columns = ["file", "kind", "frame", "time_s", "face_id", "x", "y", "w", "h", *labels, "emotion", "error"]
+    columns = ["file", "kind", "frame", "time_s", "face_id", "x", "y", "w", "h", *labels, "emotion", "confidence",
+               "error"]
     df = pd.DataFrame(rows, columns=columns)
     ints = ["frame", "face_id", "x", "y", "w", "h"]
     df[ints] = df[ints].astype("Int64")
-    df[["time_s", *labels]] = df[["time_s", *labels]].astype("float64")
+    df[["time_s", *labels, "confidence"]] = df[["time_s", *labels, "confidence"]].astype("float64")
     df[["file", "kind", "emotion", "error"]] = df[["file", "kind", "emotion", "error"]].astype("string")
     return df
 

@@ -24,6 +24,7 @@ def archive(tmp_path_factory, fer_faces):
         scene, _ = make_scene([fer_faces[a][i], fer_faces[b][i]], [130, 110], seed=i)
         cv2.imwrite(str(root / ("trip" if i else ".") / f"photo{i}.jpg"), scene)
     cv2.imwrite(str(root / "wall.png"), np.full((240, 320, 3), 120, np.uint8))  # no face
+    cv2.imwrite(str(root / "icon.png"), np.full((48, 48, 3), 120, np.uint8))  # a thumbnail: read whole, as a guess
     (root / "empty.jpg").write_bytes(b"")
     (root / "notes.png").write_text("not an image")
     (root / "cut.jpg").write_bytes((root / "photo0.jpg").read_bytes()[:3000])
@@ -49,7 +50,7 @@ def test_every_file_gets_rows_and_bad_ones_an_error(single, archive):
     code, df = single
     assert code == 2  # some files failed
     files = df.groupby(df["file"].str.rsplit("/", n=1).str[-1])
-    assert set(files.groups) == {"photo0.jpg", "photo1.jpg", "photo2.jpg", "wall.png", "clip.mp4"} | BAD
+    assert set(files.groups) == {"photo0.jpg", "photo1.jpg", "photo2.jpg", "wall.png", "icon.png", "clip.mp4"} | BAD
     failed = {f for f, g in files if g["error"].notna().any()}
     assert failed == BAD
     assert files.get_group("empty.jpg")["error"].iloc[0].startswith("empty.jpg: ")
@@ -57,7 +58,9 @@ def test_every_file_gets_rows_and_bad_ones_an_error(single, archive):
     assert sum(map(len, photos)) >= 5  # of the 6 faces pasted
     for rows in photos:  # numbered in reading order, as on the page
         assert list(rows["face_id"]) == list(range(1, len(rows) + 1)) and rows["kind"].eq("photo").all()
-        assert np.allclose(rows[LABELS].sum(axis=1), 1, atol=1e-4)
+        assert np.allclose(rows[LABELS].sum(axis=1), 1, atol=1e-4) and rows["confidence"].ge(0.9).all()
+    icon = files.get_group("icon.png")
+    assert len(icon) == 1 and icon["emotion"].notna().all() and icon["confidence"].eq(0).all()
     wall = files.get_group("wall.png")
     assert len(wall) == 1 and wall["error"].isna().all() and wall["emotion"].isna().all()
     video = files.get_group("clip.mp4")
@@ -67,8 +70,10 @@ def test_every_file_gets_rows_and_bad_ones_an_error(single, archive):
 
 
 def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    assert a.drop(columns=LABELS).astype(str).equals(b.drop(columns=LABELS).astype(str))
+    numbers = [*LABELS, "confidence"]
+    assert a.drop(columns=numbers).astype(str).equals(b.drop(columns=numbers).astype(str))
     assert np.allclose(a[LABELS].to_numpy(float), b[LABELS].to_numpy(float), atol=1e-5, equal_nan=True)
+    assert np.allclose(a["confidence"], b["confidence"], atol=1e-3, equal_nan=True)
 
 
 def test_worker_processes_give_the_same_table(single, archive, tmp_path):
