@@ -274,7 +274,8 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
         ece_after_tta=m["ece_after_tta"], runtime=runtime, runtime_rows=runtime_rows,
         prior=prior_text(prior_rows, read_meta(dest), "single pass, as the live path and videos run it" if live
                          else "with TTA as set above"),
-        shifted=shifted_text(dest, shifted, cfg["data"]) if shifted else "Not measured for this card (`publish --shifted DIR`).",
+        shifted=(shifted_text(dest, shifted, cfg["data"]) if shifted
+                 else "Not measured for this card (`publish --shifted DIR`)."),
     )
     card = card_path(dest)
     card.write_text(text.replace("`models/emotion.keras`", f"`{dest.parent.name}/{dest.name}`", 1))
@@ -297,19 +298,20 @@ def set_priors(model: Path, data: str, tta: bool | None = None) -> list[dict]:
 def shifted_text(model: Path, folder: Path, data: str) -> str:
     """The card's lines on photos, through the whole pipeline as shipped (MTCNN, framing, TTA, default prior): the
     shifted val, and the val faces given as their own 48 px photos (tight crops, like CK+'s)."""
+    detector = EmotionDetector.load(model)
     model = model.resolve().relative_to(Path.cwd()) if model.resolve().is_relative_to(Path.cwd()) else model
     val = Path(data) / "val"
     return (f"Shifted val, the val faces as camera photos (scenes, roll, light, blur, noise, JPEG): "
             f"`emotion evaluate {folder.as_posix()} --detect --model {model.as_posix()}` ({folder.as_posix()} made by "
-            f"`emotion-train shifted-val --data DATA --out {folder.as_posix()}`): {photo_score(model, folder)}\n\n"
+            f"`emotion-train shifted-val --data DATA --out {folder.as_posix()}`): {photo_score(detector, folder)}\n\n"
             f"The val faces given as their own 48 px photos (tight crops, as CK+'s are), `emotion evaluate "
-            f"{val.as_posix()} --detect --model {model.as_posix()}`: {photo_score(model, val)}")
+            f"{val.as_posix()} --detect --model {model.as_posix()}`: {photo_score(detector, val)}")
 
 
-def photo_score(model: Path, folder: Path) -> str:
-    """Accuracy, macro and per-class recall and the share of photos with a face found, of `model` on photos in
+def photo_score(detector: EmotionDetector, folder: Path) -> str:
+    """Accuracy, macro and per-class recall and the share of photos with a face found, of `detector` on photos in
     `folder/<class>/`, each scored by its largest face."""
-    result, _ = evaluate_folder(EmotionDetector.load(model), folder, find_faces=True)
+    result, _ = evaluate_folder(detector, folder, find_faces=True)
     recall = ", ".join(f"{k} {v['recall']:.0%}" for k, v in result["per_class"].items())
     return (f"accuracy **{result['accuracy']:.1%}**, macro recall {result['macro_recall']:.1%} on {result['n']} "
             f"photos, a face found in {1 - result['no_face'] / result['n']:.1%} of them (no face counts as wrong). "
