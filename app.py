@@ -137,7 +137,7 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
         smallest = det.finder.smallest_face(image.shape)
         note = (f"A large photo ({image.shape[1]}x{image.shape[0]}): faces were searched on a smaller copy, so faces "
                 f"under {smallest} px may be missed." if smallest > min_face else None)
-        if len(faces) == 1 and faces[0].confidence == 0:  # the face finder's mark for a thumbnail read whole
+        if len(faces) == 1 and faces[0].guessed:
             note = f"No face found in {name}; being a thumbnail, it was read whole as one face crop."
         shown = annotate(image, faces, max_side=DISPLAY_SIDE, numbers=range(1, len(faces) + 1), min_side=THUMBNAIL_SIDE)
         return faces, shown, note

@@ -104,7 +104,7 @@ class FileAnalyser:
 
     def _photo(self, path: str, data: bytes | None) -> list[dict]:
         faces = self.photos.detect(read_image(data if data is not None else path, name=Path(path).name))
-        # The finder's confidence: 0 marks a thumbnail with no face found, read whole as one face crop (faces.py).
+        # The finder's confidence: faces.GUESS (0) marks a thumbnail with no face found, read whole as one face crop.
         return [{"file": path, "kind": "photo", "face_id": i, **face_columns(f, self.labels),
                  "confidence": round(f.confidence, 4)} for i, f in enumerate(faces, 1)]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .faces import Box, FaceFinder, make_finder, reading_order
+from .faces import GUESS, Box, FaceFinder, make_finder, reading_order
 from .inference import Forward, cpu_has_vnni, graph_forward, lite_forward, run_model
 from .modelfile import load_model, read_meta
 from .preprocess import preprocess_face, to_batch
@@ -39,13 +39,18 @@ def live_model(photo_model: Path = DEFAULT_MODEL) -> Path:
 @dataclass
 class Face:
     """One labelled face: box (x, y, w, h) in input pixels, top emotion, probability per emotion, and the face finder's
-    confidence that a face is there (0: none was found in a thumbnail, read whole as one face crop)."""
+    confidence that a face is there (`faces.GUESS`: none was found in a thumbnail, read whole as one face crop)."""
 
     box: Box
     emotion: str
     scores: dict[str, float]
     confidence: float = 1.0
     landmarks: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def guessed(self) -> bool:
+        """No face was found: the image, a thumbnail, was read whole as one face crop."""
+        return self.confidence == GUESS
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "emotion": self.emotion, "scores": {k: round(v, 4) for k, v in self.scores.items()},

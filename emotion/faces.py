@@ -28,12 +28,13 @@ Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
 
 # finder -> (side of the square crop / raw box size, shift of the crop centre / crop side)
 FRAMING = {"mtcnn": (1.09, -0.01), "haar": (1.03, 0.0)}
+GUESS = 0.0  # the confidence of a thumbnail in which no face was found, read whole as one face crop: a guess
 
 
 @dataclass
 class FaceBox:
-    """Where a face is: a box (x, y, w, h) in image pixels, framed like training faces; confidence (0: no face was
-    found, the box is a thumbnail taken whole); landmarks."""
+    """Where a face is: a box (x, y, w, h) in image pixels, framed like training faces; confidence (`GUESS`: no face
+    was found, the box is a thumbnail taken whole); landmarks."""
 
     box: Box
     confidence: float = 1.0
@@ -192,12 +193,12 @@ class MtcnnFinder:
 
     def as_thumbnail(self, image: np.ndarray, found: list[FaceBox]) -> list[FaceBox]:
         """A thumbnail's faces: the whole thumbnail as one face when the largest face `found` in it fills most of it
-        (IoU >= 0.5, with that face's confidence) or none was found (confidence 0: a guess); else the faces found."""
+        (IoU >= 0.5, with that face's confidence) or none was found (confidence `GUESS`); else the faces found."""
         h, w = image.shape[:2]
         whole = (0, 0, w, h)
         largest = max(found, key=lambda f: f.box[2] * f.box[3], default=None)
         if largest is None or iou(largest.box, whole) >= 0.5:
-            return [FaceBox(whole, largest.confidence if largest else 0.0)]
+            return [FaceBox(whole, largest.confidence if largest else GUESS)]
         return found
 
     def judge(self, image: np.ndarray, gate: float, boxes: list[tuple[float, float, float, float]] | None = None,

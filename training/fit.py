@@ -29,7 +29,7 @@ from .config import TrainConfig
 from .data import FaceSet, load_split
 from .distill import TEACHER_TARGETS, online_teacher, run_teacher_targets
 from .prune import prune_into
-from .reports import finish_model, plot_curves
+from .reports import finish_model, plot_curves, read_history
 
 
 def make_datasets(
@@ -91,13 +91,6 @@ class EpochSummary(keras.callbacks.Callback):
             f"val_acc {logs.get('val_accuracy', 0):.4f} ({logs['seconds']:.0f} s)",
             flush=True,
         )
-
-
-def read_history(history_csv: Path) -> pd.DataFrame | None:
-    """An existing run's per-epoch history, or None for a new run."""
-    if history_csv.exists() and history_csv.stat().st_size:
-        return pd.read_csv(history_csv)
-    return None
 
 
 def compile_model(cfg: TrainConfig, num_classes: int, steps_per_epoch: int) -> keras.Model:

@@ -26,8 +26,8 @@ from .config import TrainConfig
 from .data import load_split
 from .ensemble import ARCH as ENSEMBLE
 from .export import export, representative_faces
-from .fit import read_history
 from .priors import ACCURACY_TOLERANCE, choose, class_shares, sweep
+from .reports import read_history
 
 CARD = """# Model card: `models/emotion.keras`
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from emotion.evaluate import report_text, score
 from emotion.inference import TTA_VIEWS, graph_forward, run_model
@@ -78,7 +79,14 @@ def plot_confusion(result: dict, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def plot_curves(history: "pandas.DataFrame", path: str | Path) -> None:  # noqa: F821
+def read_history(history_csv: Path) -> pd.DataFrame | None:
+    """An existing run's per-epoch history, or None for a new run."""
+    if history_csv.exists() and history_csv.stat().st_size:
+        return pd.read_csv(history_csv)
+    return None
+
+
+def plot_curves(history: pd.DataFrame, path: str | Path) -> None:
     """Save loss and accuracy curves, train vs val, from a Keras CSVLogger history."""
     import matplotlib
 
