@@ -173,10 +173,16 @@ class MtcnnFinder:
         if found:
             return found
         padded, pad = bordered(image, self.PAD)
+        found = self._search(padded, pad, image.shape) or self._search(even_contrast(padded), pad, image.shape)
+        if found:
+            return found
+        # The output net judges the photo as one face crop once; its answer is taken at the finder's bar now and
+        # at the lower one last.
+        crop = self.as_one_face(image, min(self.min_confidence, self.LAST_CROP_GATE))
         loose = {"threshold_pnet": self.LOOSE_GATE, "threshold_rnet": self.LOOSE_GATE}
-        return (self._search(padded, pad, image.shape) or self._search(even_contrast(padded), pad, image.shape)
-                or self.as_one_face(image) or self._search(padded, pad, image.shape, **loose)
-                or self.haar_search(image) or self.as_one_face(image, self.LAST_CROP_GATE))
+        return ([f for f in crop if f.confidence >= self.min_confidence]
+                or self._search(padded, pad, image.shape, **loose) or self.haar_search(image)
+                or [f for f in crop if f.confidence >= self.LAST_CROP_GATE])
 
     def haar_search(self, image: np.ndarray) -> list[FaceBox]:
         """Frontal faces that the Haar cascade finds in `image` inside a border (faces touching its edge) and that
