@@ -36,6 +36,16 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unpack(args: argparse.Namespace) -> int:
+    from emotion.detector import DEFAULT_MODEL
+
+    from .ensemble import unpack
+
+    for path in unpack(args.model or DEFAULT_MODEL, args.run):
+        print(f"wrote {path}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from emotion.detector import DEFAULT_MODEL
     from emotion.inference import export_paths
@@ -108,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="dataset folder or fer2013.csv")
     p.add_argument("--split", default="val", help="split to score (default val)")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("unpack", help="write an ensemble file's members back to the model files its run lists, "
+                                      "to compare or average them with new models")
+    p.add_argument("run", type=Path, help="the ensemble's run folder (its run.json lists the members' paths)")
+    p.add_argument("--model", type=Path, help="the ensemble's model file (default: models/emotion.keras)")
+    p.set_defaults(func=_unpack)
 
     p = sub.add_parser("export", help="export a model for deployment (TFLite or SavedModel)")
     p.add_argument("--format", choices=FORMATS, default="tflite")

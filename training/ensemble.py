@@ -7,6 +7,9 @@ own temperature), as a trained model is. `compare` picks the members: the val ac
 subset of candidate models averaged.
 
     python -m training ensemble runs/teach2/model.keras runs/slim2/model.keras --data ../shared/datasets/fer2013 --out runs/ens1
+
+Model files stay on the machine that trained them, so `unpack` writes a shipped ensemble's members back to their
+paths (python -m training unpack runs/ens1), to compare or average with new candidates on another machine.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 from keras import layers
 
 from emotion.evaluate import score
-from emotion.modelfile import load_model
+from emotion.modelfile import load_model, save_model
 from emotion.preprocess import INPUT_SIZE
 
 from .data import load_split
@@ -61,6 +64,26 @@ def build(members: list[str | Path], data: str, out: str | Path) -> dict:
     cfg = {"arch": ARCH, "members": [str(m) for m in members], "data": str(data)}
     (out / "run.json").write_text(json.dumps(cfg, indent=2))
     return finish_model(model, ARCH, str(data), val, out, {"members": cfg["members"]})
+
+
+def unpack(model: str | Path, run: str | Path) -> list[Path]:
+    """Write the members nested in the ensemble file `model` to the paths its run folder `run` lists (run.json),
+    each giving its calibrated log-probabilities in the ensemble's label order; paths that hold a file are kept.
+    Returns the paths written."""
+    members = [Path(m) for m in json.loads((Path(run) / "run.json").read_text())["members"]]
+    ensemble, meta = load_model(model)
+    nested = [layer for layer in ensemble.layers if layer.name.startswith("member_")]
+    if len(nested) != len(members):
+        raise ValueError(f"{model} holds {len(nested)} members, but {run}/run.json lists {len(members)}: "
+                         "give the run folder that built this ensemble")
+    extra = {"train_prior": meta["train_prior"]} if "train_prior" in meta else {}
+    written = []
+    for member, path in zip(nested, members):
+        if not path.exists():
+            save_model(keras.Model(member.input, member.output, name=path.parent.name), path, tuple(meta["labels"]),
+                       temperature=1.0, **extra)
+            written.append(path)
+    return written
 
 
 def compare(models: list[str], data: str, split: str = "val", runs: Path = Path("runs")) -> list[tuple[dict, tuple[str, ...]]]:

@@ -69,3 +69,33 @@ def test_ensemble_of_one_model_is_refused(tmp_path, tiny_dataset, capsys):
     member = tiny_model_file(tmp_path / "m.keras", FER2013_LABELS, seed=0, temperature=1.0)
     assert main(["ensemble", str(member), "--data", str(tiny_dataset), "--out", str(tmp_path / "e")]) == 2
     assert "two or more model files" in capsys.readouterr().err
+
+
+def test_unpack_writes_an_ensembles_members_back_to_the_paths_its_run_lists(tmp_path, tiny_dataset, fer_faces, capsys):
+    """A fresh checkout has the shipped ensemble but not its members' files: unpack gives each member back, with the
+    probabilities of the file it was built from (classes matched by name), and keeps files that exist."""
+    labels = FER2013_LABELS
+    members = [tiny_model_file(tmp_path / "a" / "model.keras", labels, seed=1, temperature=0.8),
+               tiny_model_file(tmp_path / "b" / "model.keras", labels[::-1], seed=2, temperature=1.5)]
+    out = tmp_path / "ens"
+    assert main(["ensemble", *map(str, members), "--data", str(tiny_dataset), "--out", str(out)]) == 0
+    faces = np.stack([fer_faces[c][0] for c in labels])[..., None].astype(np.float32)
+    expected = {}
+    for path in members:
+        model, meta = load_model(path)
+        probs = np.exp(log_softmax(np.asarray(model(faces)), axis=1))
+        expected[path] = probs[:, [meta["labels"].index(c) for c in labels]]
+        path.unlink()
+    capsys.readouterr()
+    assert main(["unpack", str(out), "--model", str(out / "model.keras")]) == 0
+    assert capsys.readouterr().out.count("wrote") == 2
+    for path in members:
+        model, meta = load_model(path)
+        assert meta["labels"] == list(labels)
+        np.testing.assert_allclose(np.exp(log_softmax(np.asarray(model(faces)), axis=1)), expected[path], atol=1e-5)
+    assert main(["unpack", str(out), "--model", str(out / "model.keras")]) == 0
+    assert "wrote" not in capsys.readouterr().out  # files that exist are kept
+
+    (out / "run.json").write_text(json.dumps({"members": [str(m) for m in members * 2]}))
+    assert main(["unpack", str(out), "--model", str(out / "model.keras")]) == 2
+    assert "holds 2 members" in capsys.readouterr().err
