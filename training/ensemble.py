@@ -31,6 +31,7 @@ from .distill import TEACHER_CACHE, label_order, teacher_log_probs
 from .reports import finish_model
 
 ARCH = "ensemble"
+MEMBER = "member_"  # the nested members' names: member_0, member_1, ...
 
 
 def member_log_probs(path: str | Path, labels: tuple[str, ...], name: str) -> keras.Model:
@@ -51,7 +52,7 @@ def ensemble_logits(members: list[str | Path], labels: tuple[str, ...]) -> keras
     if len(members) < 2:
         raise ValueError("an ensemble needs two or more model files")
     face = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    outputs = [member_log_probs(path, labels, f"member_{i}")(face) for i, path in enumerate(members)]
+    outputs = [member_log_probs(path, labels, f"{MEMBER}{i}")(face) for i, path in enumerate(members)]
     return keras.Model(face, layers.Average(name="logits")(outputs), name=f"emotion_{ARCH}")
 
 
@@ -72,7 +73,7 @@ def unpack(model: str | Path, run: str | Path) -> list[Path]:
     Returns the paths written."""
     members = [Path(m) for m in json.loads((Path(run) / "run.json").read_text())["members"]]
     ensemble, meta = load_model(model)
-    nested = [layer for layer in ensemble.layers if layer.name.startswith("member_")]
+    nested = [layer for layer in ensemble.layers if layer.name.startswith(MEMBER)]
     if len(nested) != len(members):
         raise ValueError(f"{model} holds {len(nested)} members, but {run}/run.json lists {len(members)}: "
                          "give the run folder that built this ensemble")
