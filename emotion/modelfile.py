@@ -23,6 +23,7 @@ import numbers
 import zipfile
 from pathlib import Path
 
+MODELS = Path(__file__).resolve().parent.parent / "models"  # the shipped model files
 META_ENTRY = "emotion_meta.json"
 OUTPUT = "calibrated_logits"  # what a model file's output is, recorded in its metadata
 # Layer names the model files share: the calibrated logits come out of "temperature"; files saved
