@@ -4,8 +4,9 @@
 
 Each thread loops for --seconds over real FER2013 faces pasted in scenes: the live path (the Haar face
 finder, and a LiveProcessor of its own over a 30-frame clip, as each viewer has) and the photo path (MTCNN,
-TTA). Every result must equal the single-thread result for the same input; prints the calls, mismatches
-and exceptions per path. Exit code 1 on any mismatch or exception.
+TTA). Two more photos take the photo finder down all its steps: a shifted-val photo whose face only its last one
+(BlazeFace) finds, and a scene with no face. Every result must equal the single-thread result for the same input;
+prints the calls, mismatches and exceptions per path. Exit code 1 on any mismatch or exception.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from emotion.faces import make_finder
 from emotion.imageio import read_image
 from emotion.preprocess import preprocess_face
 from emotion.video import LiveProcessor
-from training.scenes import make_scene
+from training.scenes import background, make_scene
+from training.shifted import shift_photo
 
 FER_VAL = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fer2013" / "val"
 
@@ -38,6 +40,13 @@ def scenes(n: int) -> list[np.ndarray]:
         faces = [preprocess_face(read_image(files[(i + j) % 6][i % 8])) for j in range(k)]
         out.append(make_scene(faces, [190, 150, 120][:k], seed=100 + i)[0])
     return out
+
+
+def hard_photos() -> list[np.ndarray]:
+    """A shifted-val photo whose face only the photo finder's last step finds (tests/runtime/test_faces.py), and a
+    scene with no face: both run every step of the finder."""
+    face = preprocess_face(read_image(sorted((FER_VAL / "disgust").glob("*.jpg"))[3]))
+    return [shift_photo(face, np.random.default_rng(0))[0], background(480, 640, np.random.default_rng(1))]
 
 
 def key(faces) -> list[tuple]:
@@ -61,7 +70,7 @@ def main() -> int:
 
     photo = EmotionDetector.load(finder="mtcnn")  # TTA as the model's own default
     live = photo.variant(make_finder("haar"), tta=False)
-    images = scenes(6)
+    images = scenes(6) + hard_photos()
     clip = [images[0]] * 10 + [images[1]] * 10 + [images[2]] * 10
     reference = {
         "live": [key(live.detect(im)) for im in images],

@@ -18,8 +18,8 @@ on FER2013 faces pasted into larger scenes.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import cv2
@@ -28,6 +28,7 @@ import numpy as np
 from .modelfile import MODELS
 
 Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
+RawBox = tuple[float, float, float, float]  # a finder's own box (x, y, w, h), before framing
 
 # finder -> (side of the square crop / raw box size, shift of the crop centre / crop side)
 FRAMING = {"mtcnn": (1.09, -0.01), "haar": (1.03, 0.0)}
@@ -73,7 +74,7 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union else 0.0
 
 
-def frame_box(raw: tuple[float, float, float, float], finder: str, shape: tuple[int, ...]) -> Box:
+def frame_box(raw: RawBox, finder: str, shape: tuple[int, ...]) -> Box:
     """Square, pad and clip a finder's raw box so the crop is framed like a FER2013 face."""
     x, y, w, h = raw
     scale, shift = FRAMING[finder]
@@ -138,7 +139,7 @@ class MtcnnFinder:
     THUMBNAIL = 64
     # Last of all, BlazeFace's boxes scored >= BLAZE_SCORE, each confirmed by the output net. Trained on faces near
     # a phone's camera, it proposes large, dim, blurred or half-hidden faces that no step before found: on shifted
-    # val it finds 98 of the 351 photos in which they all found nothing. Alone it boxes textures too (a score >= 0.65
+    # val it finds 90 of the 351 photos in which they all found nothing. Alone it boxes textures too (a score >= 0.65
     # on 4 of 1,066 crops of real faceless photos); with the output net's confirmation none (models/MODEL_CARD.md).
     BLAZE_SCORE = 0.65
 
@@ -206,7 +207,7 @@ class MtcnnFinder:
         find = lambda im: self.blaze.raw_boxes(im, self.BLAZE_SCORE)  # noqa: E731
         return self.confirmed(image, find(image) + in_border(image, self.OTHER_PAD, find))
 
-    def confirmed(self, image: np.ndarray, raws: list[tuple[float, float, float, float]]) -> list[FaceBox]:
+    def confirmed(self, image: np.ndarray, raws: list[RawBox]) -> list[FaceBox]:
         """The faces among another finder's boxes `raws` (x, y, w, h in `image`) that MTCNN's output net takes for
         faces (>= `CONFIRM_GATE`; its box and landmarks are returned)."""
         raws = [raw for raw in raws if _inside(raw, image.shape)]
@@ -227,7 +228,7 @@ class MtcnnFinder:
             return [FaceBox(whole, largest.confidence if largest else GUESS)]
         return found
 
-    def judge(self, image: np.ndarray, gate: float, boxes: list[tuple[float, float, float, float]] | None = None,
+    def judge(self, image: np.ndarray, gate: float, boxes: list[RawBox] | None = None,
               rnet_gate: float = 0.0) -> list[FaceBox]:
         """Faces among `boxes` (x, y, w, h in `image`; by default its centred squares) that MTCNN's refine net
         passes at `rnet_gate` and its output net gives a confidence >= `gate` (its box and landmarks returned)."""
@@ -241,7 +242,7 @@ class MtcnnFinder:
         return self._run(self.net, image, pad, shape or image.shape, self.min_confidence, None, **thresholds)
 
     def _run(self, net, image: np.ndarray, pad: int, shape: tuple[int, ...], gate: float,
-             proposals: list[tuple[float, float, float, float]] | None, **thresholds: float) -> list[FaceBox]:
+             proposals: list[RawBox] | None, **thresholds: float) -> list[FaceBox]:
         """Faces that `net` finds in `image` (or among `proposals`, boxes in `image`) with a confidence >= `gate`,
         as boxes in the caller's image of `shape`, which `image` holds inside a border of `pad` pixels."""
         factor = self._factor(image.shape)
@@ -306,23 +307,27 @@ class BlazeFace:
         interpreter.allocate_tensors()
         return interpreter
 
-    def raw_boxes(self, image: np.ndarray, min_score: float) -> list[tuple[float, float, float, float]]:
-        """Faces' boxes (x, y, w, h in `image`'s pixels) scored >= `min_score`, best first, overlaps removed."""
+    def _outputs(self, square: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Its raw outputs for a square BGR image: per anchor, box offsets (in input pixels) and a face logit."""
         if not hasattr(self._local, "interpreter"):
             self._local.interpreter = self._load()
         interpreter = self._local.interpreter
-        height, width = image.shape[:2]
-        side = max(height, width)
-        top, left = (side - height) // 2, (side - width) // 2
-        square = cv2.copyMakeBorder(image, top, side - height - top, left, side - width - left, cv2.BORDER_CONSTANT)
         rgb = cv2.cvtColor(cv2.resize(square, (self.SIZE, self.SIZE), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], (rgb[None] / 127.5 - 1).astype(np.float32))
         interpreter.invoke()
         outputs = {d["name"]: interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()}
-        offsets, logits = outputs["regressors"], outputs["classificators"][:, 0]
+        return outputs["regressors"][:, :4], outputs["classificators"][:, 0]
+
+    def raw_boxes(self, image: np.ndarray, min_score: float) -> list[RawBox]:
+        """Faces' boxes (x, y, w, h in `image`'s pixels) scored >= `min_score`, best first, overlaps removed."""
+        height, width = image.shape[:2]
+        side = max(height, width)
+        top, left = (side - height) // 2, (side - width) // 2
+        offsets, logits = self._outputs(
+            cv2.copyMakeBorder(image, top, side - height - top, left, side - width - left, cv2.BORDER_CONSTANT))
         keep = logits >= np.log(min_score / (1 - min_score))  # sigmoid(logit) >= min_score
-        scores, offsets, anchors = 1 / (1 + np.exp(-logits[keep])), offsets[keep, :4] / self.SIZE, self.ANCHORS[keep]
-        centres, sizes = (anchors + offsets[:, :2]) * side, offsets[:, 2:] * side
+        scores, offsets = 1 / (1 + np.exp(-logits[keep])), offsets[keep] / self.SIZE
+        centres, sizes = (self.ANCHORS[keep] + offsets[:, :2]) * side, offsets[:, 2:] * side
         boxes = np.hstack([centres - sizes / 2 - (left, top), sizes])
         best = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), min_score, self.NMS_IOU) if len(boxes) else []
         return [tuple(float(v) for v in boxes[i]) for i in np.asarray(best, dtype=int).reshape(-1)]
@@ -343,14 +348,13 @@ def bordered(image: np.ndarray, share: float) -> tuple[np.ndarray, int]:
     return cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT), pad
 
 
-def in_border(image: np.ndarray, share: float, raw_boxes: Callable[[np.ndarray], list[tuple[float, float, float, float]]]
-              ) -> list[tuple[float, float, float, float]]:
+def in_border(image: np.ndarray, share: float, raw_boxes: Callable[[np.ndarray], list[RawBox]]) -> list[RawBox]:
     """The boxes that `raw_boxes` finds in `image` inside a black border (`bordered`), in `image`'s pixels."""
     padded, pad = bordered(image, share)
     return [(x - pad, y - pad, w, h) for x, y, w, h in raw_boxes(padded)]
 
 
-def _inside(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> bool:
+def _inside(box: RawBox, shape: tuple[int, ...]) -> bool:
     """Whether the box's centre lies in the image: a face found in a padded border is a reflection, not a face."""
     x, y, w, h = box
     return 0 <= x + w / 2 < shape[1] and 0 <= y + h / 2 < shape[0]
@@ -404,7 +408,7 @@ class HaarFinder:
     def find(self, image: np.ndarray) -> list[FaceBox]:
         return [FaceBox(frame_box(raw, self.name, image.shape)) for raw in self.raw_boxes(image)]
 
-    def raw_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+    def raw_boxes(self, image: np.ndarray) -> list[RawBox]:
         """The cascade's boxes (x, y, w, h) in `image`'s pixels, before framing."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         factor = min(1.0, self.WORK_WIDTH / gray.shape[1])
