@@ -55,11 +55,13 @@ def key(faces) -> list[tuple]:
 
 
 def clip_result(detector: EmotionDetector, frames: list[np.ndarray]) -> list[tuple]:
-    """What one viewer's LiveProcessor shows after a clip: its smoothed faces on the last frame."""
+    """What one viewer's LiveProcessor holds after a clip: its face tracks (id, box, smoothed scores) and mood."""
     processor = LiveProcessor(detector)
     for i, frame in enumerate(frames):
         processor.process(frame, now=i / 30)
-    return key(processor._update([], len(frames) / 30))
+    mood = processor.mood() or {}
+    return [(t.id, t.box, tuple(np.round(t.scores, 5))) for t in processor.tracks] + [
+        tuple((k, round(v, 5)) for k, v in mood.items())]
 
 
 def main() -> int:
