@@ -228,7 +228,7 @@ def test_mtcnn_last_search_finds_blurred_and_noisy_faces(mtcnn, fer_faces, monke
         assert not any(matched(mtcnn.find(photo), [box]) for photo, box in photos)
 
 
-def test_mtcnn_last_of_all_asks_a_haar_cascade(mtcnn, fer_faces, monkeypatch):
+def test_mtcnn_then_asks_a_haar_cascade(mtcnn, fer_faces, monkeypatch):
     """Shifted-val photos in which no MTCNN search finds the face and the Haar cascade after them does, its box
     confirmed by MTCNN's output net (the grey squares of the test above show it adds no box where no face is)."""
     photos = [shift_photo(fer_faces[label][k], np.random.default_rng(seed))
