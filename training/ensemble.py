@@ -38,13 +38,16 @@ def member_log_probs(path: str | Path, labels: tuple[str, ...], name: str) -> ke
     """The model file at `path` as a sub-model giving its calibrated log-probabilities in `labels` order."""
     model, meta = load_model(path)
     order = label_order(path, meta["labels"], labels)
-    x = layers.Activation("log_softmax", name="log_probabilities")(model.output)
+    # The file's model is nested whole, so its own layer names cannot clash with those added here: a member that
+    # `unpack` wrote back already ends in these layers (log_softmax of log-probabilities leaves them as they are).
+    face = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    x = layers.Activation("log_softmax", name="log_probabilities")(model(face))
     if order != list(range(len(labels))):
         # A fixed permutation matrix reorders the columns: a plain layer, so the file loads in safe mode.
         reorder = layers.Dense(len(labels), use_bias=False, trainable=False, name="label_order")
         x = reorder(x)
         reorder.set_weights([np.eye(len(labels), dtype=np.float32)[:, order]])
-    return keras.Model(model.input, x, name=name)
+    return keras.Model(face, x, name=name)
 
 
 def ensemble_logits(members: list[str | Path], labels: tuple[str, ...]) -> keras.Model:

@@ -93,6 +93,10 @@ def test_unpack_writes_an_ensembles_members_back_to_the_paths_its_run_lists(tmp_
         model, meta = load_model(path)
         assert meta["labels"] == list(labels)
         np.testing.assert_allclose(np.exp(log_softmax(np.asarray(model(faces)), axis=1)), expected[path], atol=1e-5)
+    # The members written back average again (e.g. beside a new candidate) into the ensemble they came from.
+    ensemble, meta = load_model(out / "model.keras")
+    np.testing.assert_allclose(np.asarray(ensemble_logits(members, labels)(faces)),
+                               np.asarray(ensemble(faces)) * meta["temperature"], atol=1e-4)
     assert main(["unpack", str(out), "--model", str(out / "model.keras")]) == 0
     assert "wrote" not in capsys.readouterr().out  # files that exist are kept
 
