@@ -296,6 +296,14 @@ def mixed_ensemble(tmp_path_factory, tiny_dataset) -> Path:
     return root / "ens" / "model.keras"
 
 
+def nested_layers(model: keras.Model):
+    """Every layer of `model`, those of the models nested in it included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from nested_layers(layer)
+
+
 def test_bfloat16_teacher_keeps_the_teachers_probabilities(mixed_ensemble, tiny_dataset):
     """A teacher scoring in bfloat16 (CPUs with AVX-512 BF16) is still the same teacher: an ensemble file's
     probabilities move by far less than the gap between its top two classes on most faces."""
@@ -307,7 +315,7 @@ def test_bfloat16_teacher_keeps_the_teachers_probabilities(mixed_ensemble, tiny_
     probs, fast_probs = (np.asarray(keras.ops.softmax(m(faces, training=False))) for m in (teacher, fast))
     assert fast(faces).dtype == "float32"
     for member in ("member_0", "member_1"):  # the VGG-style and the ResNet-style trunk
-        trunk = [layer for layer in fast.get_layer(member).layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Add))]
+        trunk = [layer for layer in nested_layers(fast.get_layer(member)) if isinstance(layer, (keras.layers.Conv2D, keras.layers.Add))]
         assert trunk and all(layer.compute_dtype == "bfloat16" for layer in trunk)
     np.testing.assert_allclose(fast_probs, probs, atol=0.02)
     assert np.mean(fast_probs.argmax(1) == probs.argmax(1)) >= 0.9
@@ -317,7 +325,7 @@ def test_ensemble_of_differing_architectures_runs_as_trained(mixed_ensemble, tin
     """A ResNet-style member beside a VGG-style one: the runtime's TFLite export of the ensemble file gives the
     probabilities the Keras model gives."""
     model, _ = load_model(mixed_ensemble)
-    assert any(isinstance(layer, keras.layers.Add) for layer in model.get_layer("member_1").layers)
+    assert any(isinstance(layer, keras.layers.Add) for layer in nested_layers(model.get_layer("member_1")))
     faces = load_split(tiny_dataset, "val").x[..., None].astype(np.float32)
     expected = np.asarray(keras.ops.softmax(model(faces, training=False)))
     np.testing.assert_allclose(EmotionDetector.load(mixed_ensemble, finder="haar", tta=False, prior="training")
