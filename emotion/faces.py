@@ -135,7 +135,7 @@ class MtcnnFinder:
     # A thumbnail (both sides <= THUMBNAIL px, nearly square) holds a face crop (FER2013's and CK+'s are 48 px) or no
     # face one could read, so a face app should read it rather than say "no face"; and a crop is already framed, so
     # it is read whole, without landmarks (not turned), as training faces are: on FER2013 val faces given as photos,
-    # whole 70.9% vs the found box 70.0% (models/MODEL_CARD.md).
+    # whole 70.9% vs the found box 70.0% (with runs/ens1, the model of the time).
     THUMBNAIL = 64
     # Last of all, BlazeFace's boxes scored >= BLAZE_SCORE, each confirmed by the output net. Trained on faces near
     # a phone's camera, it proposes large, dim, blurred or half-hidden faces that no step before found: on shifted

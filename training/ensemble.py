@@ -6,10 +6,10 @@ ensemble as they run any model, in one call per batch. The average is calibrated
 own temperature), as a trained model is. `compare` picks the members: the val accuracy of every
 subset of candidate models averaged.
 
-    python -m training ensemble runs/teach2/model.keras runs/slim2/model.keras --data ../shared/datasets/fer2013 --out runs/ens1
+    python -m training ensemble runs/teach2/model.keras runs/teach3/model.keras --data ../shared/datasets/fer2013 --out runs/ens2
 
 Model files stay on the machine that trained them, so `unpack` writes a shipped ensemble's members back to their
-paths (python -m training unpack runs/ens1), to compare or average with new candidates on another machine.
+paths (python -m training unpack runs/ens2), to compare or average with new candidates on another machine.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 it to models/emotion.tflite (what inference runs on) and write models/MODEL_CARD.md from the run's
 own metrics (no number typed by hand).
 
-    python -m training publish runs/ens1 [--int8]
+    python -m training publish runs/ens2 [--int8]
 
 With --int8 the export computes in int8 (several times faster per face on CPUs with VNNI), and the card adds the val
 accuracy measured through that export, which is what `emotion evaluate` and the app then run on.
