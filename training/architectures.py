@@ -77,10 +77,15 @@ def _residual_block(x, filters: int):
     return layers.Activation("relu")(layers.Add()([x, shortcut]))
 
 
+def face_input() -> keras.KerasTensor:
+    """Every model's input: uint8-range grayscale faces, N x INPUT_SIZE x INPUT_SIZE x 1."""
+    return keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+
+
 def build_logits_model(arch: str, num_classes: int) -> keras.Model:
     """uint8-range faces (N x 48 x 48 x 1) -> class logits (float32 even under mixed precision)."""
     spec = ARCHS[arch]
-    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    inputs = face_input()
     x = layers.Rescaling(1.0 / 255)(inputs)
     if spec.stem:
         x = _conv_bn_relu(x, spec.stem, strides=2)

@@ -24,8 +24,8 @@ from keras import layers
 
 from emotion.evaluate import score
 from emotion.modelfile import load_model, save_model
-from emotion.preprocess import INPUT_SIZE
 
+from .architectures import face_input
 from .data import load_split
 from .distill import TEACHER_CACHE, label_order, teacher_log_probs
 from .reports import finish_model
@@ -40,7 +40,7 @@ def member_log_probs(path: str | Path, labels: tuple[str, ...], name: str) -> ke
     order = label_order(path, meta["labels"], labels)
     # The file's model is nested whole, so its own layer names cannot clash with those added here: a member that
     # `unpack` wrote back already ends in these layers (log_softmax of log-probabilities leaves them as they are).
-    face = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    face = face_input()
     x = layers.Activation("log_softmax", name="log_probabilities")(model(face))
     if order != list(range(len(labels))):
         # A fixed permutation matrix reorders the columns: a plain layer, so the file loads in safe mode.
@@ -54,7 +54,7 @@ def ensemble_logits(members: list[str | Path], labels: tuple[str, ...]) -> keras
     """One model averaging the members' calibrated log-probabilities (the logits of the ensemble)."""
     if len(members) < 2:
         raise ValueError("an ensemble needs two or more model files")
-    face = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    face = face_input()
     outputs = [member_log_probs(path, labels, f"{MEMBER}{i}")(face) for i, path in enumerate(members)]
     return keras.Model(face, layers.Average(name="logits")(outputs), name=f"emotion_{ARCH}")
 
