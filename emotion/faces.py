@@ -47,7 +47,8 @@ class FaceBox:
     @property
     def roll(self) -> float:
         """The head's tilt in degrees, from the line between the eyes (0 without eye landmarks). Turning faces upright
-        before the crop: +1.2 points on the shifted val (+5 on faces tilted over 20 degrees; model card)."""
+        before the crop: +1.2 points on shifted val's found faces, +5 on faces tilted over 20 degrees
+        (models/FACE_FINDER.md)."""
         if "left_eye" not in self.landmarks or "right_eye" not in self.landmarks:
             return 0.0
         (lx, ly), (rx, ry) = self.landmarks["left_eye"], self.landmarks["right_eye"]
@@ -115,12 +116,12 @@ class MtcnnFinder:
     CROP_GATE = 0.3  # RNet's bar for the centred squares, which no PNet chose: ONet's confidence decides
     # The last search's bar for PNet's and RNet's proposals (MTCNN's own: 0.6 and 0.7): more candidates reach
     # ONet, whose bar and `min_confidence` stay, so it finds faces that blur, noise or odd light hid from the
-    # searches before it (shifted val: models/MODEL_CARD.md). It runs only when they all found nothing, so it can
+    # searches before it (shifted val: models/FACE_FINDER.md). It runs only when they all found nothing, so it can
     # add a box only to a photo that had none: rarely a false one, in a photo with no face at all.
     LOOSE_GATE = 0.3
     # Then, where every MTCNN search found nothing: OpenCV's Haar cascade on the image inside a border, with a
     # lower bar than the live path's (3 neighbouring windows, not 5). It finds frontal faces that blur, noise and
-    # odd light hid from MTCNN's nets (shifted val: models/MODEL_CARD.md); like the loose search it can add a box
+    # odd light hid from MTCNN's nets (shifted val: models/FACE_FINDER.md); like the loose search it can add a box
     # only to a photo that had none. The cascade alone also takes coins, gravel, print and other textures for faces
     # (a box in 7% of 1,060 crops of real faceless photos), so MTCNN's output net judges each of its boxes: at
     # CONFIRM_GATE it kept none of those and 58% of the true faces the cascade found in shifted-val photos.
@@ -130,7 +131,7 @@ class MtcnnFinder:
     # Then the output net is asked again whether the photo is one face crop, with a lower bar than `min_confidence`:
     # on FER2013 val faces given as photos it finds 58 of the 149 that every step before missed, on shifted val 27
     # of its 378 photos with no face (all true faces), and it boxes none of the 1,060 crops of real faceless photos
-    # (the highest of their confidences: 0.32; models/MODEL_CARD.md).
+    # (the highest of their confidences: 0.32; models/FACE_FINDER.md).
     LAST_CROP_GATE = 0.4
     # A thumbnail (both sides <= THUMBNAIL px, nearly square) holds a face crop (FER2013's and CK+'s are 48 px) or no
     # face one could read, so a face app should read it rather than say "no face"; and a crop is already framed, so
@@ -140,7 +141,7 @@ class MtcnnFinder:
     # Last of all, BlazeFace's boxes scored >= BLAZE_SCORE, each confirmed by the output net. Trained on faces near
     # a phone's camera, it proposes large, dim, blurred or half-hidden faces that no step before found: on shifted
     # val it finds 90 of the 351 photos in which they all found nothing. Alone it boxes textures too (a score >= 0.65
-    # on 4 of 1,066 crops of real faceless photos); with the output net's confirmation none (models/MODEL_CARD.md).
+    # on 4 of 1,066 crops of real faceless photos); with the output net's confirmation none (models/FACE_FINDER.md).
     BLAZE_SCORE = 0.65
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):

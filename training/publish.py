@@ -78,6 +78,8 @@ The run's reports are committed beside its configuration: `{run}/confusion_matri
 ## Results — val faces as photos (the face finder first, as for an uploaded photo)
 {shifted}
 
+How the photo finder searches, and what each of its steps adds: `models/FACE_FINDER.md`.
+
 ## Prior: how common each emotion is assumed to be
 {prior}
 
