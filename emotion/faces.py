@@ -173,6 +173,15 @@ class MtcnnFinder:
         return self.as_thumbnail(image, found) if thumbnail else found
 
     def search(self, image: np.ndarray) -> list[FaceBox]:
+        """Every face (`search_steps`). A colour photo in which none is found is searched again in grayscale: MTCNN's
+        nets miss faces under a strong colour cast (coloured light, a tinted screen), and the emotion model reads
+        gray faces anyway (models/FACE_FINDER.md)."""
+        found = self.search_steps(image)
+        if found or is_gray(image):
+            return found
+        return self.search_steps(cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR))
+
+    def search_steps(self, image: np.ndarray) -> list[FaceBox]:
         """Every face. When none is found, the image is searched again inside a border: MTCNN misses faces that
         fill the frame or touch its edge (tight crops, selfies), and finds most of them with room around; then
         with its contrast evened out, for faces lost in dark, backlit or washed-out photos; then MTCNN's own
@@ -332,6 +341,11 @@ class BlazeFace:
         boxes = np.hstack([centres - sizes / 2 - (left, top), sizes])
         best = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), min_score, self.NMS_IOU) if len(boxes) else []
         return [tuple(float(v) for v in boxes[i]) for i in np.asarray(best, dtype=int).reshape(-1)]
+
+
+def is_gray(image: np.ndarray) -> bool:
+    """Whether a BGR image's three channels are equal (a grayscale photo)."""
+    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
 
 
 def even_contrast(image: np.ndarray) -> np.ndarray:

@@ -50,6 +50,18 @@ def test_mtcnn_dark_and_bright_images(mtcnn, fer_faces, brightness):
     assert matched(mtcnn.find(scene), truth) == 3
 
 
+def test_mtcnn_looks_again_in_grayscale_under_a_colour_cast(mtcnn, fer_faces, monkeypatch):
+    """Faces in a photo under a strong green cast (light through a tinted screen), which MTCNN's steps miss in colour:
+    the finder searches the photo again in grayscale and finds them."""
+    photos = []
+    for face in (fer_faces["surprise"][0], fer_faces["neutral"][0]):
+        scene, truth = make_scene([face], [160], seed=0)
+        photos.append((np.clip(scene * np.array([0.3, 1.0, 0.3]), 0, 255).astype(np.uint8), truth))
+    assert all(matched(mtcnn.find(photo), truth) == 1 for photo, truth in photos)
+    monkeypatch.setattr("emotion.faces.is_gray", lambda image: True)  # no second look
+    assert not any(mtcnn.find(photo) for photo, _ in photos)
+
+
 def test_haar_finds_webcam_sized_faces(haar, fer_faces):
     faces = fer_faces["happy"] + fer_faces["neutral"]
     hits = 0
@@ -225,6 +237,7 @@ def test_mtcnn_last_search_finds_blurred_and_noisy_faces(mtcnn, fer_faces, monke
         patch.setattr(mtcnn, "haar_search", lambda image: [])  # nor does the Haar cascade after it
         patch.setattr(mtcnn, "LAST_CROP_GATE", 1.0)  # nor the output net's last look at the photo as one face
         patch.setattr(mtcnn, "blaze_search", lambda image: [])  # nor BlazeFace
+        patch.setattr("emotion.faces.is_gray", lambda image: True)  # nor the second look in grayscale
         assert not any(matched(mtcnn.find(photo), [box]) for photo, box in photos)
 
 
@@ -237,6 +250,7 @@ def test_mtcnn_then_asks_a_haar_cascade(mtcnn, fer_faces, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(mtcnn, "haar_search", lambda image: [])
         patch.setattr(mtcnn, "blaze_search", lambda image: [])
+        patch.setattr("emotion.faces.is_gray", lambda image: True)  # no second look in grayscale
         assert not any(mtcnn.find(photo) for photo, _ in photos)
 
 
@@ -249,6 +263,7 @@ def test_mtcnn_last_of_all_asks_blazeface(mtcnn, fer_faces, monkeypatch):
     assert all(matched(mtcnn.find(photo), [box]) for photo, box in photos)
     assert not any(mtcnn.blaze_search(blank) for blank in blanks)
     monkeypatch.setattr(mtcnn, "blaze_search", lambda image: [])
+    monkeypatch.setattr("emotion.faces.is_gray", lambda image: True)  # no second look in grayscale
     assert not any(mtcnn.find(photo) for photo, _ in photos)
 
 
