@@ -62,7 +62,6 @@ class Clip:
             raise ClipError(f"{self.name}: no video in this file (audio only?); use {FORMATS}")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"  # FFmpeg decodes on several threads: decoding is a large share of the time
-        self.width, self.height = self._stream.width, self._stream.height
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else None
         if self._stream.duration is not None and self._stream.time_base is not None:
@@ -98,7 +97,7 @@ class Clip:
                     if bucket == last_bucket:
                         continue
                     last_bucket = bucket
-                yield Sampled(index, time, frame.to_ndarray(format="bgr24"))
+                yield Sampled(index, time, upright(frame))
         except av.error.FFmpegError as exc:
             raise ClipError(f"{self.name}: the video breaks off at {time:.1f} s ({_reason(exc)}): the file is damaged "
                             "or truncated") from None
@@ -109,6 +108,14 @@ class Clip:
                 self.duration and time + (1 / self.fps if self.fps else 0) < self.duration - TRUNCATION_SLACK):
             raise ClipError(f"{self.name}: the video ends at {time:.1f} s of its stated {self.duration:.1f} s: "
                             "the file is truncated")
+
+
+def upright(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as a BGR image, turned the way its display matrix says: phones store a video filmed upright
+    sideways, with the turn that shows it upright, and faces on their side are not found."""
+    quarter_turns = round(frame.rotation / 90) % 4  # `rotation`: degrees counter-clockwise, as np.rot90 turns
+    image = frame.to_ndarray(format="bgr24")
+    return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
 
 
 def _reason(exc: Exception) -> str:
@@ -205,22 +212,27 @@ def follow(clip: Clip, detector: EmotionDetector, fps: float | None = DEFAULT_FP
 
 
 class AnnotatedVideo:
-    """An H.264 MP4 (plays in every browser) written frame by frame."""
+    """An H.264 MP4 (plays in every browser) written frame by frame, as large as its first frame."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float):
+    def __init__(self, path: Path, fps: float):
         self._container = av.open(str(path), "w")
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        self._stream.width, self._stream.height = width - width % 2, height - height % 2  # yuv420p needs even sides
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"preset": "veryfast", "crf": "23"}
+        self._started = False
 
     def write(self, image: np.ndarray) -> None:
+        if not self._started:
+            height, width = image.shape[:2]
+            self._stream.width, self._stream.height = width - width % 2, height - height % 2  # yuv420p: even sides
+            self._started = True
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:self._stream.height, :self._stream.width]),
                                            format="bgr24")
         self._container.mux(self._stream.encode(frame))
 
     def close(self) -> None:
-        self._container.mux(self._stream.encode(None))
+        if self._started:
+            self._container.mux(self._stream.encode(None))
         self._container.close()
 
 
@@ -267,9 +279,7 @@ def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Pat
         summary = MoodSummary(detector.labels)
         total = min(clip.duration or math.inf, max_seconds or math.inf)
         total = None if math.isinf(total) else total
-        scale = min(1.0, annotate_side / max(clip.width, clip.height)) if annotate_side else 1.0
-        writer = AnnotatedVideo(out / "annotated.mp4", round(clip.width * scale), round(clip.height * scale),
-                                fps or clip.fps or 30.0) if annotated else None
+        writer = AnnotatedVideo(out / "annotated.mp4", fps or clip.fps or 30.0) if annotated else None
         with open(out / "frames.csv", "w", newline="") as f:
             rows = csv.DictWriter(f, ["time_s", "frame", "face_id", "x", "y", "w", "h", *detector.labels, "emotion"])
             rows.writeheader()

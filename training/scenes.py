@@ -76,8 +76,10 @@ def moving_faces(faces: list[np.ndarray], frames: int, rng: np.random.Generator,
         yield cv2.GaussianBlur(frame, (3, 3), 0), boxes
 
 
-def write_clip(frames: Iterable[np.ndarray], path: Path, fps: int = 30) -> None:
-    """BGR frames as an H.264 MP4, written with PyAV: the library the product reads videos with."""
+def write_clip(frames: Iterable[np.ndarray], path: Path, fps: int = 30, display_rotation: int = 0) -> None:
+    """BGR frames as an H.264 MP4, written with PyAV: the library the product reads videos with. With
+    `display_rotation`, the file tells players to show the frames turned by that many degrees counter-clockwise, as
+    phones store a video filmed upright: sideways, with the turn."""
     import av
 
     # The index first ("faststart"), as web videos have it: a truncated copy still opens and plays up to its break.
@@ -88,6 +90,8 @@ def write_clip(frames: Iterable[np.ndarray], path: Path, fps: int = 30) -> None:
                 stream = container.add_stream("libx264", rate=fps)
                 stream.height, stream.width = frame.shape[:2]
                 stream.pix_fmt = "yuv420p"
+                if display_rotation:
+                    stream.set_display_rotation(display_rotation)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
         if stream is not None:
             container.mux(stream.encode(None))

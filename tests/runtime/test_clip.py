@@ -60,6 +60,20 @@ def test_a_clip_gives_one_track_per_face_and_its_mood(clip, fast, tmp_path):
     assert len(frames) == SECONDS * 10 and frames[0].shape == (480, 640, 3)
 
 
+def test_a_phone_video_filmed_upright_is_analysed_upright(fer_faces, fast, tmp_path):
+    """Phones store a video filmed upright sideways, with a display matrix that turns it back: frames are turned
+    as it says, else the faces lie on their side and are not found."""
+    path = tmp_path / "portrait.mp4"
+    faces = [fer_faces["happy"][0], fer_faces["happy"][1]]
+    upright = [frame for frame, _ in moving_faces(faces, 2 * 30, np.random.default_rng(5))]
+    write_clip((np.rot90(frame) for frame in upright), path, display_rotation=-90)  # stored turned a quarter left
+    result = analyse_clip(path, fast, tmp_path / "out", annotated=True)
+    assert result.summary["faces_seen"] == 2 and result.summary["dominant"] == "happy"
+    with av.open(str(tmp_path / "out" / "annotated.mp4")) as video:
+        first = next(video.decode(video=0)).to_ndarray(format="bgr24")
+    assert first.shape == upright[0].shape  # 480 x 640, as filmed
+
+
 def test_every_frame_when_asked(clip, fast, tmp_path):
     assert analyse_clip(clip, fast, tmp_path, fps=None).summary["frames_analysed"] == SECONDS * 30
 
