@@ -1,6 +1,7 @@
 """Reading user images safely: every failure becomes one `ImageError` naming the file and the fix.
 
-Pillow does the decoding (JPEG, PNG, WebP, BMP, TIFF, GIF ...); this module only normalizes what
+Pillow does the decoding (JPEG, PNG, WebP, BMP, TIFF, GIF, AVIF, and with pi-heif the HEIC photos phones take);
+this module only normalizes what
 users actually upload (EXIF rotation, 16-bit, alpha, palette, CMYK, grayscale) to 8-bit BGR, the
 OpenCV order the rest of the package uses, and refuses decompression bombs before decoding.
 """
@@ -14,8 +15,12 @@ import warnings
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pi_heif import register_heif_opener
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
+register_heif_opener()  # HEIC/HEIF for Pillow: decoding only (pillow-heif's wheels add a GPL encoder we do not need)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".heic", ".heif",
+                  ".avif"}
 MAX_PIXELS = 50_000_000  # ~ an 8K photo; larger files are refused before decoding (bomb guard)
 # Decoded size: 16- and 32-bit images cost 2-4x the memory and time per pixel of an 8-bit photo.
 MAX_DECODED_BYTES = 150_000_000  # = MAX_PIXELS of 8-bit RGB: the limit bites only at higher bit depths

@@ -10,6 +10,7 @@ import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
+from emotion.imageio import IMAGE_SUFFIXES
 from emotion.labels import FER2013_LABELS
 from training.scenes import make_scene
 
@@ -64,6 +65,20 @@ def test_photo_with_faces_labels_them_and_recommends(app, fer_faces):
     cards = films(at)
     assert len(cards) == 10 and all("fits a" in note.lower() for _, note in cards)  # ten films, each with its reason
     assert "Mood from the photo friends.png" in markdown(at)
+
+
+def test_a_heic_photo_from_a_phone_is_labelled(app, fer_faces):
+    import io
+
+    import pillow_heif  # the tests' HEIC encoder; the product only decodes (pi-heif)
+    from PIL import Image
+
+    assert {f".{t.lstrip('.')}" for t in app.file_uploader[0].allowed_type} == IMAGE_SUFFIXES  # all the runtime reads
+    scene, _ = make_scene([fer_faces["happy"][0]], [200], shape=(600, 800), seed=11)
+    heic = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(cv2.cvtColor(scene, cv2.COLOR_BGR2RGB))).save(heic, quality=90)
+    at = upload(app, "phone.heic", heic.getvalue(), mime="image/heic")
+    assert "**phone.heic** — mood of 1 face:" in markdown(at) and not at.error
 
 
 def test_photo_without_face(app):

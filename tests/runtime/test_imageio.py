@@ -35,6 +35,18 @@ def test_rgb_jpeg_becomes_bgr(tmp_path, photo):
     assert img[20, 5, 2] > 200 and img[20, 5, 0] < 60  # red lands in channel 2 (BGR)
 
 
+def test_phone_formats_heic_and_avif_are_read(photo):
+    """iPhones save HEIC and some Android phones AVIF: both decode like a JPEG."""
+    import pillow_heif  # the tests' HEIC encoder; the product only decodes (pi-heif)
+
+    heic = io.BytesIO()
+    pillow_heif.from_pillow(photo).save(heic, quality=95)
+    for data, name in ((heic.getvalue(), "p.heic"), (encode(photo, "AVIF", quality=95), "p.avif")):
+        img = read_image(data, name=name)
+        assert img.shape == (40, 60, 3) and img.dtype == np.uint8
+        assert img[20, 5, 2] > 200 and img[20, 5, 0] < 60 and img[20, 55, 0] > 200  # red left, blue right (BGR)
+
+
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "LA", "1"])
 def test_modes_become_three_channel_uint8(mode, photo):
     fmt = "JPEG" if mode == "CMYK" else "PNG"
