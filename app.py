@@ -26,8 +26,8 @@ PRIORS = {"default": "As the model ships", "training": "As in its training photo
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
 THUMBNAIL_SIDE = 320  # and thumbnails at least this large, so that their labels can be read
 # The suffixes emotion.imageio reads (IMAGE_SUFFIXES), written out: importing it would import the whole runtime
-# before the page's frame is drawn.
-PHOTO_TYPES = ["avif", "bmp", "gif", "heic", "heif", "jpeg", "jpg", "pgm", "png", "ppm", "tif", "tiff", "webp"]
+# before the page's frame is drawn. The most common first: the uploader lists them in this order, cut to its width.
+PHOTO_TYPES = ["jpg", "jpeg", "png", "heic", "heif", "webp", "avif", "gif", "bmp", "tif", "tiff", "pgm", "ppm"]
 PHOTO_MB = 20  # largest photo upload; videos may use the server's whole maxUploadSize (.streamlit/config.toml)
 VIDEO_SIDE = 960  # the annotated video the page sends back is at most this large: ~1 Mbit/s
 MAX_VIDEO_SECONDS = 600  # a video is analysed up to here: bounded work per upload (minutes at most)
