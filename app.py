@@ -30,6 +30,7 @@ THUMBNAIL_SIDE = 320  # and thumbnails at least this large, so that their labels
 PHOTO_TYPES = ["jpg", "jpeg", "png", "heic", "heif", "webp", "avif", "gif", "bmp", "tif", "tiff", "pgm", "ppm"]
 PHOTO_MB = 20  # largest photo upload; videos may use the server's whole maxUploadSize (.streamlit/config.toml)
 VIDEO_SIDE = 960  # the annotated video the page sends back is at most this large: ~1 Mbit/s
+PLAYER_HEIGHT = 560  # a portrait video is shown at most this tall, its controls on screen (the column would be taller)
 MAX_VIDEO_SECONDS = 600  # a video is analysed up to here: bounded work per upload (minutes at most)
 ANALYSIS_SLOTS = max(1, (os.cpu_count() or 2) // 2)
 # Live viewers analysed at once; more are told the server is busy. One per core, as measured by bench/load.py
@@ -169,7 +170,7 @@ def analyse_video(digest: str, name: str, model_path: str, _version: float, min_
                               progress=progress, annotate_side=VIDEO_SIDE)
         bar.empty()
         return {"summary": result.summary, "csv": (out / "frames.csv").read_bytes(),
-                "video": (out / "annotated.mp4").read_bytes()}
+                "video": (out / "annotated.mp4").read_bytes(), "size": result.size}
 
 
 def mood_line(scores: dict[str, float]) -> str:
@@ -255,6 +256,12 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
         set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos")
 
 
+def player(clip: dict) -> None:
+    """The annotated video: as wide as the column, or for a portrait video, at most `PLAYER_HEIGHT` px tall."""
+    width, height = clip["size"] or (1, 1)
+    st.video(clip["video"], width="stretch" if width >= height else round(PLAYER_HEIGHT * width / height))
+
+
 def video_tab(model_path: str, min_face: int, prior: str) -> None:
     upload = st.file_uploader(f"Upload a video (up to {MAX_VIDEO_SECONDS // 60} minutes are analysed)",
                               type=sorted(s.lstrip(".") for s in VIDEO_SUFFIXES), key="video")
@@ -276,7 +283,7 @@ def video_tab(model_path: str, min_face: int, prior: str) -> None:
         st.caption(f"A long video: its first {MAX_VIDEO_SECONDS // 60} minutes were analysed.")
     name, stem = upload.name, Path(upload.name).stem
     if not summary["faces_seen"]:
-        st.video(clip["video"])
+        player(clip)
         st.warning(f"No face found in {name}. Try a video where faces are larger and facing the camera.")
         return
     mood = summary["mood"]
@@ -287,7 +294,7 @@ def video_tab(model_path: str, min_face: int, prior: str) -> None:
         set_mood(mood, f"video {name}")
     elif st.button("🎬 Recommend for this clip's mood", key="video_recommend"):
         set_mood(mood, f"video {name}")
-    st.video(clip["video"])
+    player(clip)
     points = [(p["start_s"], p["mood"]) for p in summary["timeline"]]
     if len(points) > 1:
         mood_chart(points, "seconds into the video")

@@ -261,6 +261,7 @@ class ClipResult:
     summary: dict  # summary.json's content
     error: str | None  # why the analysis stopped before the end, else None
     out: Path
+    size: tuple[int, int] | None  # the frames' width and height, upright as shown (None: no frame)
 
 
 def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Path, fps: float | None = DEFAULT_FPS,
@@ -273,7 +274,7 @@ def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Pat
     `progress(done, total)` gets the seconds of video done after each frame, and of the whole (None: unknown).
     Raises ClipError when nothing can be analysed; a file that breaks off midway returns what was analysed, with
     the reason in `error`."""
-    error = None
+    error, size = None, None
     with Clip(source, name) as clip:
         out.mkdir(parents=True, exist_ok=True)
         summary = MoodSummary(detector.labels)
@@ -285,6 +286,7 @@ def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Pat
             rows.writeheader()
             try:
                 for sampled, tracked in follow(clip, detector, fps, max_seconds):
+                    size = sampled.image.shape[1], sampled.image.shape[0]
                     rows.writerows(frame_rows(sampled, tracked, detector.labels))
                     summary.add(sampled.time, tracked)
                     if writer:
@@ -302,4 +304,4 @@ def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Pat
     result = summary.to_json(clip.name, clip.duration, fps, error)
     (out / "summary.json").write_text(json.dumps(result, indent=2))
     plot_timeline(summary, out / "timeline.png")
-    return ClipResult(result, error, out)
+    return ClipResult(result, error, out, size)

@@ -69,6 +69,7 @@ def test_a_phone_video_filmed_upright_is_analysed_upright(fer_faces, fast, tmp_p
     write_clip((np.rot90(frame) for frame in upright), path, display_rotation=-90)  # stored turned a quarter left
     result = analyse_clip(path, fast, tmp_path / "out", annotated=True)
     assert result.summary["faces_seen"] == 2 and result.summary["dominant"] == "happy"
+    assert result.size == (640, 480)  # width, height: as filmed
     with av.open(str(tmp_path / "out" / "annotated.mp4")) as video:
         first = next(video.decode(video=0)).to_ndarray(format="bgr24")
     assert first.shape == upright[0].shape  # 480 x 640, as filmed
