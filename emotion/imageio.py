@@ -1,9 +1,8 @@
 """Reading user images safely: every failure becomes one `ImageError` naming the file and the fix.
 
 Pillow does the decoding (JPEG, PNG, WebP, BMP, TIFF, GIF, AVIF, and with pi-heif the HEIC photos phones take);
-this module only normalizes what
-users actually upload (EXIF rotation, 16-bit, alpha, palette, CMYK, grayscale) to 8-bit BGR, the
-OpenCV order the rest of the package uses, and refuses decompression bombs before decoding.
+this module only normalizes what users actually upload (EXIF rotation, 16-bit, alpha, palette, CMYK, grayscale) to
+8-bit BGR, the OpenCV order the rest of the package uses, and refuses decompression bombs before decoding.
 """
 
 from __future__ import annotations
