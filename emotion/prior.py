@@ -22,12 +22,6 @@ class PriorError(ValueError):
     """A prior that cannot be used; the message says what to write instead."""
 
 
-def towards_balanced(train_prior: Mapping[str, float], balance: float) -> dict[str, float]:
-    """The shares `balance` of the way from `train_prior` (0) to equal shares (1), on a log scale."""
-    logs = {k: (1 - balance) * np.log(v) for k, v in train_prior.items()}
-    return normalized({k: float(np.exp(v)) for k, v in logs.items()})
-
-
 def normalized(prior: Mapping[str, float]) -> dict[str, float]:
     """`prior` scaled to sum to 1."""
     total = float(sum(prior.values()))

@@ -232,11 +232,12 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
     about = describe(run, cfg, m)
     shutil.copy(run / "model.keras", dest)
     live = dest.resolve() != DEFAULT_MODEL.resolve()  # the live model: the live path and videos run it single pass
-    # before exporting: an export is tied to the file's final bytes
-    prior_rows = set_priors(dest, cfg["data"], tta=False if live else None)
     paths = export_paths(dest)
     for stale in paths.values():  # exports of the previous model file
         stale.unlink(missing_ok=True)
+    # before exporting, as an export is tied to the file's final bytes; on the file's own graph, so that the default
+    # does not depend on what this machine's CPU would run (int8 with VNNI)
+    prior_rows = set_priors(dest, cfg["data"], tta=False if live else None)
     export(dest, "tflite", paths[""])  # what EmotionDetector runs on: float32, or int8 below on CPUs with VNNI
     runtime = "float32, XNNPACK kernels"
     runtime_rows = ""
@@ -323,16 +324,17 @@ def photo_score(detector: EmotionDetector, folder: Path) -> str:
 def prior_text(rows: list[dict], meta: dict, how: str) -> str:
     """The card's section on the priors: the training shares, the default and the val sweep that chose it."""
     shares = lambda prior: ", ".join(f"{k} {v:.1%}" for k, v in prior.items())  # noqa: E731
-    table = "\n".join(f"| {r['balance']:.1f}{' (default)' if r['chosen'] else ''} | {r['accuracy']:.1%} | "
+    table = "\n".join(f"| {r['name']}{' (default)' if r['chosen'] else ''} | {r['accuracy']:.1%} | "
                       f"{r['macro_recall']:.1%} | " + ", ".join(f"{k} {v:.0%}" for k, v in r["recall"].items()) + " |"
                       for r in rows)
     return (f"Trained on FER2013's class shares (`train_prior` in the model file): {shares(meta['train_prior'])}. "
             f"By default inference assumes (`default_prior`): {shares(meta['default_prior'])}, i.e. "
             "each emotion's probability is re-weighted by default / training share (`emotion/prior.py`); "
             "`--prior training|balanced|<shares>` or the page's \"Emotions to expect\" choose another. The default "
-            "is the balance between the training shares (0) and equal shares (1) with the best val macro recall "
-            f"among those within {ACCURACY_TOLERANCE:.1%} of the trained model's val accuracy (`training/priors.py`); "
-            f"as inference runs, {how}:\n\n| balance | accuracy | macro recall | per-class recall |\n"
+            "is, of the candidates below (the training shares with the rare emotions raised to a floor, and equal "
+            f"shares), the one with the best val macro recall among those within {ACCURACY_TOLERANCE:.1%} of the "
+            f"trained model's val accuracy (`training/priors.py`); as inference runs, {how}:\n\n"
+            "| prior | accuracy | macro recall | per-class recall |\n"
             "|---|---|---|---|\n" + table)
 
 

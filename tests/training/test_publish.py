@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from emotion.detector import EmotionDetector
 from emotion.modelfile import read_meta
 from training.cli import main
-from training.priors import choose
+from training.priors import candidates, choose
 
 
 def test_published_model_records_its_training_shares_and_a_default_chosen_on_val(tmp_path, tiny_dataset, capsys):
@@ -20,16 +21,28 @@ def test_published_model_records_its_training_shares_and_a_default_chosen_on_val
     # tiny_dataset's train split has 12 faces of every class: equal shares
     np.testing.assert_allclose(list(meta["train_prior"].values()), 1 / 7, atol=1e-9)
     card = (dest.parent / "MINE_MODEL_CARD.md").read_text()
-    assert "## Prior" in card and "| balance | accuracy | macro recall |" in card and "(default)" in card
+    assert "## Prior" in card and "| prior | accuracy | macro recall |" in card and "(default)" in card
     assert card.count("on 28 photos, a face found in") == 2  # the shifted val's 4 val faces per class, and val's own
     detector = EmotionDetector.load(dest, finder="haar")  # its export was made after the priors were written
     assert detector.runtime.startswith("TFLite") and detector.prior is not None
 
 
 def test_the_default_prior_keeps_accuracy_and_then_maximizes_macro_recall():
-    rows = [{"balance": 0.0, "accuracy": 0.700, "macro_recall": 0.60},
-            {"balance": 0.5, "accuracy": 0.699, "macro_recall": 0.64},
-            {"balance": 1.0, "accuracy": 0.680, "macro_recall": 0.66}]
-    assert choose(rows)["balance"] == 0.5  # 1.0 recalls more but loses 2 points of accuracy
-    rows[1]["accuracy"] = 0.69
-    assert choose(rows)["balance"] == 0.0
+    rows = [{"name": "training shares", "accuracy": 0.700, "macro_recall": 0.60},
+            {"name": "at least 5% each", "accuracy": 0.699, "macro_recall": 0.64},
+            {"name": "at least 10% each", "accuracy": 0.699, "macro_recall": 0.64},
+            {"name": "equal shares", "accuracy": 0.680, "macro_recall": 0.66}]
+    assert choose(rows)["name"] == "at least 5% each"  # equal shares recall more but lose 2 points of accuracy
+    rows[1]["accuracy"] = rows[2]["accuracy"] = 0.69
+    assert choose(rows)["name"] == "training shares"
+
+
+def test_the_candidates_raise_only_the_rare_emotions_and_end_at_equal_shares():
+    train = {"angry": 0.139, "disgust": 0.015, "happy": 0.251, "neutral": 0.595}
+    priors = dict(candidates(train))
+    np.testing.assert_allclose(list(priors["training shares"].values()), list(train.values()), rtol=1e-6)
+    raised = priors["at least 5% each"]
+    assert raised["disgust"] > train["disgust"] and raised["happy"] < train["happy"]  # scaled down to sum to 1
+    assert raised["happy"] / raised["neutral"] == pytest.approx(train["happy"] / train["neutral"])  # common: as trained
+    np.testing.assert_allclose(list(priors["equal shares"].values()), 0.25)
+    assert all(sum(p.values()) == pytest.approx(1) for p in priors.values())
