@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -225,12 +226,14 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
         st.info("Your photos are kept: they are analysed as soon as a working model is chosen.")
         return
     every_face = []
-    for upload in uploads:
+    before = st.session_state.get("photo_moods", {})  # upload's file_id -> its mood when last shown
+    moods = {}
+    for upload, name in zip(uploads, shown_names(uploads)):
         data = upload.getvalue()
         try:
             # The photo face finder (MTCNN) and TensorFlow load only now, with the first photo.
-            with st.spinner(f"Finding and labelling the faces in {upload.name} ..."):
-                faces, shown, note = analyse_photo(hashlib.sha256(data).hexdigest(), upload.name, model_path,
+            with st.spinner(f"Finding and labelling the faces in {name} ..."):
+                faces, shown, note = analyse_photo(hashlib.sha256(data).hexdigest(), name, model_path,
                                                    version(model_path), finder, tta, min_face, prior, data)
         except ImageError as exc:
             st.error(str(exc))
@@ -239,21 +242,32 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
         if note:
             st.caption(note)
         if not faces:
-            st.image(shown, channels="BGR", caption=upload.name, width="stretch")
-            st.warning(f"No face found in {upload.name}. Try a photo where faces are larger and facing the camera.")
+            st.image(shown, channels="BGR", caption=name, width="stretch")
+            st.warning(f"No face found in {name}. Try a photo where faces are larger and facing the camera.")
             continue
-        mood = mean_mood(faces)
+        mood = moods[upload.file_id] = mean_mood(faces)
         who = "1 face" if len(faces) == 1 else f"the {len(faces)} faces"
-        st.markdown(f"**{upload.name}** — mood of {who}: {mood_line(mood)}")
-        if st.session_state.get("photo_moods", {}).get(upload.name) != mood:  # a new photo: its mood drives the films
-            st.session_state.setdefault("photo_moods", {})[upload.name] = mood
-            set_mood(mood, f"photo {upload.name}")
-        elif st.button("🎬 Films for this photo", key=f"films_{upload.name}"):
-            set_mood(mood, f"photo {upload.name}")
+        st.markdown(f"**{name}** — mood of {who}: {mood_line(mood)}")
+        if before.get(upload.file_id) != mood:  # a new photo: its mood drives the films
+            set_mood(mood, f"photo {name}")
+        elif st.button("🎬 Films for this photo", key=f"films_{upload.file_id}"):
+            set_mood(mood, f"photo {name}")
         st.image(shown, channels="BGR", width="stretch")
         faces_table(faces)
+    st.session_state.photo_moods = moods  # of the photos still uploaded only
     if len(uploads) > 1 and len(every_face) > 1 and st.button(f"🎬 Films for all {len(every_face)} faces together"):
         set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos")
+
+
+def shown_names(uploads: list) -> list[str]:
+    """The name each upload is shown by: its file's, numbered where several share one (iPhones upload every photo
+    as image.jpg)."""
+    total, seen = Counter(u.name for u in uploads), Counter()
+    names = []
+    for upload in uploads:
+        seen[upload.name] += 1
+        names.append(f"{upload.name} ({seen[upload.name]})" if total[upload.name] > 1 else upload.name)
+    return names
 
 
 def player(clip: dict) -> None:
@@ -289,8 +303,8 @@ def video_tab(model_path: str, min_face: int, prior: str) -> None:
     mood = summary["mood"]
     who = "1 face" if summary["faces_seen"] == 1 else f"{summary['faces_seen']} faces"
     st.markdown(f"**{name}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood)}")
-    if st.session_state.get("video_mood") != (name, mood):  # a new video: its mood drives the films
-        st.session_state.video_mood = (name, mood)
+    if st.session_state.get("video_mood") != (upload.file_id, mood):  # a new video: its mood drives the films
+        st.session_state.video_mood = (upload.file_id, mood)
         set_mood(mood, f"video {name}")
     elif st.button("🎬 Recommend for this clip's mood", key="video_recommend"):
         set_mood(mood, f"video {name}")

@@ -103,6 +103,23 @@ def test_corrupt_upload_is_one_message_and_page_keeps_working(app, fer_faces):
     assert not at.error and "mood of 1 face" in markdown(at)
 
 
+def test_photos_with_the_same_name_are_told_apart_and_keep_the_chosen_films(app, fer_faces):
+    """iPhones upload every photo as image.jpg; the same photo may also be added twice."""
+    happy, _ = make_scene([fer_faces["happy"][0]], [180], seed=2)
+    sad, _ = make_scene([fer_faces["sad"][0]], [180], seed=5)
+    photos = [(name, cv2.imencode(".jpg", p)[1].tobytes(), "image/jpeg")
+              for name, p in (("image.jpg", sad), ("image.jpg", sad), ("other.jpg", happy))]
+    at = app.file_uploader[0].set_value(photos).run().run()  # and a rerun, as any click makes
+    assert not at.exception
+    assert [m.value.split(" — ")[0] for m in at.markdown if " — mood of" in m.value] == [
+        "**image.jpg (1)**", "**image.jpg (2)**", "**other.jpg**"]
+    chosen = [b for b in at.button if b.label == "🎬 Films for this photo"]
+    assert len(chosen) == 3
+    chosen[0].click().run()
+    at.sidebar.radio[0].set_value("lift").run()  # another click: the films stay those of the photo chosen
+    assert "Mood from the photo image.jpg (1)" in markdown(at)
+
+
 def test_recommendations_follow_mode_and_more(app, fer_faces):
     scene, _ = make_scene([fer_faces["sad"][0]], [200], seed=5)
     at = upload(app, "me.png", png(scene))
