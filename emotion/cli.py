@@ -29,7 +29,20 @@ def _load_detector(args: argparse.Namespace):
         raise CliError(f"cannot load model: {exc}") from None
 
 
+def annotated_names(paths: list[str]) -> list[str]:
+    """The file name of each image's annotated copy: its name as a PNG, numbered where names repeat (photos/a.jpg and
+    others/a.jpg, or a.jpg and a.png), so that no copy overwrites another."""
+    seen: dict[str, int] = {}
+    names = []
+    for path in paths:
+        stem = Path(path).stem
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(f"{stem}.png" if seen[stem] == 1 else f"{stem}-{seen[stem]}.png")
+    return names
+
+
 def _predict(args: argparse.Namespace) -> int:
+    from .clip import VIDEO_SUFFIXES
     from .draw import annotate
     from .imageio import ImageError, read_image
 
@@ -37,8 +50,10 @@ def _predict(args: argparse.Namespace) -> int:
     results, failed = [], False
     if args.annotate:
         Path(args.annotate).mkdir(parents=True, exist_ok=True)
-    for path in args.images:
+    for path, copy in zip(args.images, annotated_names(args.images)):
         try:
+            if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+                raise ImageError(f"{path}: is a video; analyse it with `emotion video {path}`")
             image = read_image(path)
         except ImageError as exc:
             failed = True
@@ -54,7 +69,7 @@ def _predict(args: argparse.Namespace) -> int:
         if args.annotate:
             import cv2
 
-            cv2.imwrite(str(Path(args.annotate) / f"{Path(path).stem}.png"), annotate(image, faces))
+            cv2.imwrite(str(Path(args.annotate) / copy), annotate(image, faces))
         if not args.json:
             print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
             for f in faces:

@@ -20,6 +20,7 @@ register_heif_opener()  # HEIC/HEIF for Pillow: decoding only (pillow-heif's whe
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".heic", ".heif",
                   ".avif"}
+FORMATS = "a JPEG, PNG, HEIC, WebP or BMP photo"  # what messages suggest: the formats users have most
 MAX_PIXELS = 50_000_000  # ~ an 8K photo; larger files are refused before decoding (bomb guard)
 # Decoded size: 16- and 32-bit images cost 2-4x the memory and time per pixel of an 8-bit photo.
 MAX_DECODED_BYTES = 150_000_000  # = MAX_PIXELS of 8-bit RGB: the limit bites only at higher bit depths
@@ -65,15 +66,16 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     try:
         if isinstance(source, bytes):
             if not source:
-                raise ImageError(f"{label}: the file is empty; choose a JPEG, PNG, WebP or BMP photo")
+                raise ImageError(f"{label}: the file is empty; choose {FORMATS}")
             fp = io.BytesIO(source)
         else:
             if not os.path.exists(source):
                 raise ImageError(f"{label}: no such file; check the path")
             if os.path.isdir(source):
-                raise ImageError(f"{label}: is a folder, not an image file")
+                raise ImageError(f"{label}: is a folder, not an image file; give the images in it (FOLDER/*.jpg), or "
+                                 "analyse the whole folder with `emotion batch`")
             if os.path.getsize(source) == 0:
-                raise ImageError(f"{label}: the file is empty; choose a JPEG, PNG, WebP or BMP photo")
+                raise ImageError(f"{label}: the file is empty; choose {FORMATS}")
             fp = source
         with warnings.catch_warnings():
             # Our own limits below, stricter than Pillow's bomb guard, decide (with the size in the message).
@@ -101,7 +103,7 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
                          "again") from None
     except UnidentifiedImageError:
         raise ImageError(
-            f"{label}: not a readable image (unknown or unsupported format); use JPEG, PNG, WebP or BMP"
+            f"{label}: not a readable image (unknown or unsupported format); use {FORMATS}"
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label}: the image is damaged or truncated ({exc}); re-export or re-download it") from None

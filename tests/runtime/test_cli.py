@@ -49,6 +49,28 @@ def test_predict_text_output_and_annotation(capsys, tmp_path, scene_file):
     assert annotated.shape == original.shape and (annotated != original).any()
 
 
+def test_predict_annotates_photos_of_the_same_name_each_in_its_own_copy(capsys, tmp_path, scene_file, fer_faces):
+    other = tmp_path / "other" / scene_file.name  # e.g. two folders of phone photos, both with IMG_0001.jpg
+    other.parent.mkdir()
+    cv2.imwrite(str(other), make_scene([fer_faces["sad"][0]], [160], shape=(360, 360), seed=4)[0])
+    code, _, _ = run(capsys, "predict", scene_file, other, "--annotate", tmp_path / "ann", "--finder", "haar")
+    assert code == 0
+    copies = [cv2.imread(str(tmp_path / "ann" / name)) for name in ("two faces.png", "two faces-2.png")]
+    assert [c.shape for c in copies] == [cv2.imread(str(p)).shape for p in (scene_file, other)]
+
+
+def test_predict_given_a_video_or_a_folder_names_the_command_for_it(capsys, tmp_path, monkeypatch):
+    from emotion.detector import EmotionDetector
+
+    monkeypatch.setattr(EmotionDetector, "load", lambda *a, **k: pytest.fail("no image to label: no model to load"))
+    clip = tmp_path / "party.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    code, _, err = run(capsys, "predict", clip, tmp_path)
+    assert code == 2 and err.count("\n") == 2
+    assert "party.mp4: is a video; analyse it with `emotion video" in err
+    assert "is a folder, not an image file" in err and "`emotion batch`" in err
+
+
 def test_predict_missing_file_one_line_exit_2_without_loading_the_model(capsys, tmp_path, monkeypatch):
     from emotion.detector import EmotionDetector
 
