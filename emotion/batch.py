@@ -11,6 +11,7 @@ file with no face or with an error: nothing is dropped silently.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import time
 import uuid
@@ -23,7 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from .clip import VIDEO_SUFFIXES, Clip, ClipError, face_columns, follow, frame_rows
+from .detector import DEFAULT_MODEL
 from .imageio import IMAGE_SUFFIXES, ImageError, read_image
+from .modelfile import file_sha256
+from .prior import resolve
 
 FLUSH_SECONDS = 2.0  # finished files' rows are saved at least this often: what a killed run can lose
 FLUSH_ROWS = 5000
@@ -133,15 +137,28 @@ def table(rows: list[dict], labels: tuple[str, ...]) -> pd.DataFrame:
     return df
 
 
+def made_with(settings: Settings, meta: dict) -> dict:
+    """What decides a file's rows, as plain JSON values: the model file's bytes, the finder, TTA, the prior and the
+    video frame rate, each as it takes effect (the model's own TTA and prior when none is given)."""
+    model = Path(settings.model or DEFAULT_MODEL)
+    prior = resolve(settings.prior, meta)
+    return {"model_sha256": file_sha256(model)[:12], "finder": settings.finder,
+            "tta": meta.get("tta_default", False) if settings.tta is None else settings.tta,
+            "prior": prior and {k: round(v, 6) for k, v in prior.items()}, "fps": settings.fps}
+
+
 class Output:
     """The output table and its parts folder beside it (OUT.parts/): finished files are saved there as they come,
-    and merged into OUT at the end. Rerunning reads both, so it skips every file already done."""
+    and merged into OUT at the end. Rerunning reads both, so it skips every file already done; what the rows were
+    made with (`made_with`) is kept beside them (OUT.settings.json), and a rerun made otherwise is refused, so that
+    one table never mixes rows of two models or settings."""
 
     def __init__(self, path: Path, labels: tuple[str, ...]):
         if path.suffix.lower() not in (".parquet", ".csv"):
             raise ValueError(f"{path}: the output must end in .parquet or .csv")
         self.path, self.labels = path, labels
         self.parts = path.with_name(path.name + ".parts")
+        self.settings = path.with_name(path.name + ".settings.json")
         self._pending: list[dict] = []
         self._saved = time.monotonic()
 
@@ -153,6 +170,20 @@ class Output:
         found = [self._read(self.path)] if self.path.exists() else []
         # A part is written under a temporary name and renamed when complete: every *.parquet here is whole.
         return found + [pd.read_parquet(p) for p in sorted(self.parts.glob("*.parquet"))]
+
+    def keep_settings(self, made: dict) -> None:
+        """Record `made` (see `made_with`) for a new output, or check that an existing one was made the same way;
+        ValueError names each setting that differs."""
+        if not self.settings.exists():
+            if not self.done():  # rows of a table from before settings were recorded: nothing to check them against
+                self.settings.write_text(json.dumps(made, indent=2))
+            return
+        kept = json.loads(self.settings.read_text())
+        shown = lambda v: ",".join(f"{k}={x:.3g}" for k, x in v.items()) if isinstance(v, dict) else v  # noqa: E731
+        differ = [f"{k}: {shown(kept.get(k))} there, {shown(v)} now" for k, v in made.items() if kept.get(k) != v]
+        if differ:
+            raise ValueError("its rows were made with other settings (" + "; ".join(differ) + "); rerun with the "
+                             "same model and options to go on, or write to another --out")
 
     def done(self) -> set[str]:
         """The files the output (and its saved parts) already has rows for."""

@@ -116,7 +116,7 @@ def _video(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .batch import Output, Settings, find_files, run_here, run_jobs, run_ray
+    from .batch import Output, Settings, find_files, made_with, run_here, run_jobs, run_ray
 
     if args.jobs is not None and args.jobs < 1:
         raise CliError(f"--jobs must be 1 or more, not {args.jobs}")
@@ -135,17 +135,18 @@ def _batch(args: argparse.Namespace) -> int:
     files, missing = find_files(args.inputs)
     for item in missing:
         print(f"warning: {item}: no photo or video found there", file=sys.stderr)
+    jobs = args.jobs or (None if args.ray else 1)
+    settings = Settings(args.model, args.finder, args.tta, args.prior, args.fps or None,
+                        threads=max(1, (os.cpu_count() or 1) // jobs) if jobs and jobs > 1 else (1 if args.ray else None))
     try:
         out = Output(Path(args.out), labels)
+        out.keep_settings(made_with(settings, meta))
         done = out.done()
     except (ValueError, OSError) as exc:
         raise CliError(f"cannot use the output {args.out}: {exc}") from None
     todo = [f for f in files if f not in done]
     if done:
         print(f"{len(files) - len(todo)} of {len(files)} files are already in {args.out}: skipped", file=sys.stderr)
-    jobs = args.jobs or (None if args.ray else 1)
-    settings = Settings(args.model, args.finder, args.tta, args.prior, args.fps or None,
-                        threads=max(1, (os.cpu_count() or 1) // jobs) if jobs and jobs > 1 else (1 if args.ray else None))
     if not todo:
         results = iter(())
     elif args.ray:

@@ -118,3 +118,16 @@ def test_a_rerun_skips_what_is_done_and_an_interrupted_run_resumes(single, archi
     analysed.clear()
     code, again = run(archive, out)
     assert analysed == [] and len(again) == len(df)
+
+
+def test_a_rerun_with_other_settings_is_refused_and_the_table_kept(archive, tmp_path, capsys):
+    out = tmp_path / "faces.parquet"
+    photo = str(archive / "trip" / "photo1.jpg")
+    assert main(["batch", photo, "--out", str(out)]) == 0
+    before, _ = pd.read_parquet(out), capsys.readouterr()
+    assert main(["batch", photo, str(archive / "photo0.jpg"), "--out", str(out), "--prior", "balanced"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "made with other settings (prior:" in err and "another --out" in err
+    pd.testing.assert_frame_equal(pd.read_parquet(out), before)  # nothing added under the other prior
+    assert main(["batch", photo, "--out", str(out), "--prior", "default"]) == 0  # the same settings, named
+    assert "1 of 1 files are already in" in capsys.readouterr().err
