@@ -191,6 +191,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(report_text(result))
+        prior = ", ".join(f"{k} {v:.1%}" for k, v in result["prior"].items()) if result["prior"] else "as trained"
+        print(f"\nTTA {'on' if result['tta'] else 'off'}; prior: {prior}")
         if args.detect:
             print(f"\nno face found in {result['no_face']} of {result['n']} images (counted as wrong)")
     return 0

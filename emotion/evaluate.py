@@ -46,8 +46,10 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> di
     }
     return {
         "accuracy": round(float(np.mean(y_true == y_pred)) if len(y_true) else 0.0, 4),
-        # Mean per-class recall: FER2013's class prior (happy 25%, disgust 1.5%) is not a user's.
-        "macro_recall": round(float(np.mean([per_class[n]["recall"] for n in labels])), 4),
+        # Mean per-class recall, over the classes the data has (a set of 6 emotions is not marked down for a 7th):
+        # FER2013's class prior (happy 25%, disgust 1.5%) is not a user's.
+        "macro_recall": round(float(np.mean([per_class[n]["recall"] for n in labels if per_class[n]["support"]]
+                                            or [0.0])), 4),
         "n": int(len(y_true)),
         "labels": list(labels),
         "per_class": per_class,
@@ -100,5 +102,5 @@ def evaluate_folder(detector, data_dir: str | Path, find_faces: bool = False) ->
             y_pred.append(-1 if scores is None else detector.labels.index(max(scores, key=scores.get)))
     result = score(np.array(y_true, dtype=int), np.array(y_pred, dtype=int), detector.labels)
     result.update(no_face=len(no_face), no_face_files=no_face[:50], unreadable=unreadable, tta=detector.tta,
-                  detect=find_faces, data_dir=str(data_dir))
+                  prior=detector.prior, detect=find_faces, data_dir=str(data_dir))
     return result, notes

@@ -9,6 +9,8 @@ import cv2
 import pytest
 
 from emotion.cli import main
+from emotion.detector import DEFAULT_MODEL
+from emotion.modelfile import read_meta
 from training.scenes import make_scene
 
 
@@ -104,6 +106,11 @@ def test_evaluate_json_on_folder_with_aliases(capsys, alias_dataset):
     assert {"accuracy", "n", "labels", "per_class", "confusion", "no_face"} <= set(result)
     assert sum(map(sum, result["confusion"])) == 12
     assert [result["per_class"][c]["support"] for c in ("happy", "sad", "surprise")] == [4, 4, 4]
+    default = read_meta(DEFAULT_MODEL)["default_prior"]
+    assert result["prior"] == pytest.approx({k: v / sum(default.values()) for k, v in default.items()})  # as scored
+    # macro recall: the mean over the 3 emotions the data has, not the model's 7
+    assert result["macro_recall"] == pytest.approx(
+        sum(result["per_class"][c]["recall"] for c in ("happy", "sad", "surprise")) / 3, abs=1e-4)
 
 
 def test_evaluate_detect_counts_images_without_faces(capsys, tmp_path, fer_faces):
