@@ -171,11 +171,11 @@ class Output:
         # A part is written under a temporary name and renamed when complete: every *.parquet here is whole.
         return found + [pd.read_parquet(p) for p in sorted(self.parts.glob("*.parquet"))]
 
-    def keep_settings(self, made: dict) -> None:
+    def keep_settings(self, made: dict, done: set[str]) -> None:
         """Record `made` (see `made_with`) for a new output, or check that an existing one was made the same way;
-        ValueError names each setting that differs."""
+        ValueError names each setting that differs. `done`: the files it has rows for (`done()`)."""
         if not self.settings.exists():
-            if not self.done():  # rows of a table from before settings were recorded: nothing to check them against
+            if not done:  # else rows of a table from before settings were recorded: nothing to check them against
                 self.settings.write_text(json.dumps(made, indent=2))
             return
         kept = json.loads(self.settings.read_text())

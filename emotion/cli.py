@@ -140,8 +140,8 @@ def _batch(args: argparse.Namespace) -> int:
                         threads=max(1, (os.cpu_count() or 1) // jobs) if jobs and jobs > 1 else (1 if args.ray else None))
     try:
         out = Output(Path(args.out), labels)
-        out.keep_settings(made_with(settings, meta))
         done = out.done()
+        out.keep_settings(made_with(settings, meta), done)
     except (ValueError, OSError) as exc:
         raise CliError(f"cannot use the output {args.out}: {exc}") from None
     todo = [f for f in files if f not in done]
