@@ -1,13 +1,13 @@
 """Choosing the prior a shipped model assumes by default (`emotion.prior`).
 
-FER2013's class shares are partly how it was collected: it has 436 disgusted faces against 4,097 fearful ones, while
-a user's disgust is unlikely to be ten times rarer than their fear. The candidates therefore raise the rare emotions: each
-emotion is assumed at least `floor` of all faces (the others keep their training shares, then all are scaled to sum
-to 1), from floor 0 (the model as trained) to FLOORS[-1], and last every emotion equally common. Raising only the
-rare classes costs little accuracy; moving all shares towards equal also takes faces from happy and neutral, the
-commonest and best recognised. The default is the candidate with the best val macro recall (mean recall per class)
-among those that keep val accuracy within ACCURACY_TOLERANCE of the model as trained: FER2013's own test split has
-the training shares, and its accuracy must hold.
+FER2013's class shares are partly how it was collected: it has 436 disgusted faces against 4,097 fearful ones,
+while a user's disgust is unlikely to be ten times rarer than their fear. The candidates therefore raise the rare
+emotions: each emotion is assumed at least `floor` of all faces (the others keep their training shares, then all are
+scaled to sum to 1), from floor 0 (the model as trained) to FLOORS[-1], and last every emotion equally common.
+Raising only the rare classes costs little accuracy; moving all shares towards equal also takes faces from happy and
+neutral, the commonest and best recognised. The default is the candidate with the best val macro recall (mean recall
+per class) among those that keep val accuracy within ACCURACY_TOLERANCE of the model as trained: FER2013's own test
+split has the training shares, and its accuracy must hold.
 """
 
 from __future__ import annotations
