@@ -336,6 +336,12 @@ def live_tab(det: EmotionDetector) -> None:
         st.session_state.live_viewer = Viewer(det, viewer_limit())
     viewer: Viewer = st.session_state.live_viewer
     processor, limit = viewer.processor, viewer.limit
+    mirrored = st.toggle("Mirror view", value=True, help="Show the camera as a mirror, as a selfie camera does; "
+                         "turn it off for a camera that faces away from you.")
+    if mirrored:  # a statement, not an expression: Streamlit would write an expression's value on the page
+        viewer.mirror.set()
+    else:
+        viewer.mirror.clear()
 
     ctx = webrtc_streamer(
         key="live",

@@ -194,8 +194,8 @@ class ViewerLimit:
 
 class Viewer:
     """One live viewer: `on_frame` is the frame callback streamlit-webrtc calls on its worker thread. The page reads
-    `processor` and `turned_away` from its own thread: the processor guards its results with a lock, and an Event
-    is thread-safe, so nothing else crosses threads."""
+    `processor` and `turned_away` and sets `mirror` from its own thread: the processor guards its results with a
+    lock, and an Event is thread-safe, so nothing else crosses threads."""
 
     # A viewer over the limit gets this small still picture instead of its video: sending back its own frames cost
     # as much encoding as analysing them, and took the analysed viewers down to 6 frames/s (bench/capacity.py).
@@ -206,6 +206,7 @@ class Viewer:
         self.processor = LiveProcessor(detector)
         self.limit = limit
         self.turned_away = threading.Event()  # set while the other viewers fill the limit
+        self.mirror = threading.Event()  # set by the page: show the camera mirrored, as a selfie camera's preview is
 
     def on_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
         if not self.limit.admit(id(self)):  # the server already analyses as many videos as it can keep up with
@@ -213,4 +214,6 @@ class Viewer:
             return av.VideoFrame.from_ndarray(self.BUSY, format="bgr24")  # a new frame: its timestamps get set
         self.turned_away.clear()
         image = frame.to_ndarray(format="bgr24")
+        if self.mirror.is_set():  # before the labels are drawn, so that they read the right way round
+            image = np.ascontiguousarray(image[:, ::-1])
         return av.VideoFrame.from_ndarray(self.processor.process(image, captured=frame.time), format="bgr24")

@@ -53,6 +53,8 @@ def films(at: AppTest) -> list[tuple[str, str]]:
 def test_page_starts_with_how_to(app):
     assert app.title[0].value == "🎬 Mood movies"
     assert any("Upload a photo or use the webcam" in i.value for i in app.info)
+    assert [t.value for t in app.toggle if t.label == "Mirror view"] == [True]  # the webcam as a selfie preview
+    assert "`None`" not in [m.value for m in app.markdown]  # no value left on the page by a stray expression (magic)
 
 
 def test_photo_with_faces_labels_them_and_recommends(app, fer_faces):

@@ -173,3 +173,21 @@ def test_a_viewer_over_the_limit_sees_the_busy_notice_while_the_first_keeps_its_
     assert second.turned_away.is_set() and second.processor.mood() is None  # nothing analysed for it
     assert shown.shape == scene.shape and busy.shape[1] < scene.shape[1]  # a small still notice: cheap to send back
     assert busy.max() > 200 > 40 > busy.mean()  # white text on a dark still
+
+
+def test_a_mirrored_viewer_shows_the_camera_as_a_mirror_with_its_faces_labelled_there(live, fer_faces):
+    import av
+
+    from emotion.video import Viewer, ViewerLimit
+
+    scene, boxes = make_scene([fer_faces["happy"][0]], [180], seed=4)
+    frame = av.VideoFrame.from_ndarray(scene, format="bgr24")
+    plain, mirrored = Viewer(live, ViewerLimit(2)), Viewer(live, ViewerLimit(2))
+    mirrored.mirror.set()
+    shown = [v.on_frame(frame).to_ndarray(format="bgr24") for v in (plain, mirrored)]
+    (x, y, w, h), = [t.box for t in plain.processor.tracks]
+    (mx, my, mw, mh), = [t.box for t in mirrored.processor.tracks]
+    assert abs(mx - (scene.shape[1] - x - w)) <= 0.1 * w and abs(my - y) <= 0.1 * h  # where a mirror shows it
+    assert plain.processor.mood()["happy"] == pytest.approx(mirrored.processor.mood()["happy"], abs=0.15)
+    corner = (slice(0, 40), slice(0, 40))  # far from the face: the background, mirrored
+    assert np.array_equal(shown[1][corner], scene[:, ::-1][corner]) and not np.array_equal(shown[0][corner], shown[1][corner])
