@@ -122,11 +122,14 @@ def _batch(args: argparse.Namespace) -> int:
         raise CliError(f"--jobs must be 1 or more, not {args.jobs}")
     from .detector import DEFAULT_MODEL
     from .modelfile import read_meta
-    from .prior import PriorError, resolve
+    from .prior import PriorError
 
+    jobs = args.jobs or (None if args.ray else 1)
+    settings = Settings(args.model, args.finder, args.tta, args.prior, args.fps or None,
+                        threads=max(1, (os.cpu_count() or 1) // jobs) if jobs and jobs > 1 else (1 if args.ray else None))
     try:  # a bad model or prior fails here, once, before any worker starts; only the workers load the model
         meta = read_meta(Path(args.model or DEFAULT_MODEL))
-        resolve(args.prior, meta)
+        made = made_with(settings, meta)  # resolves the prior
         labels = tuple(meta["labels"])
     except PriorError as exc:
         raise CliError(f"--prior: {exc}") from None
@@ -135,13 +138,10 @@ def _batch(args: argparse.Namespace) -> int:
     files, missing = find_files(args.inputs)
     for item in missing:
         print(f"warning: {item}: no photo or video found there", file=sys.stderr)
-    jobs = args.jobs or (None if args.ray else 1)
-    settings = Settings(args.model, args.finder, args.tta, args.prior, args.fps or None,
-                        threads=max(1, (os.cpu_count() or 1) // jobs) if jobs and jobs > 1 else (1 if args.ray else None))
     try:
         out = Output(Path(args.out), labels)
         done = out.done()
-        out.keep_settings(made_with(settings, meta), done)
+        out.keep_settings(made, done)
     except (ValueError, OSError) as exc:
         raise CliError(f"cannot use the output {args.out}: {exc}") from None
     todo = [f for f in files if f not in done]
