@@ -361,8 +361,8 @@ def live_tab(det: EmotionDetector) -> None:
         if mood is None:
             st.info("Waiting for a face ..." if ctx.state.playing else "Live mood appears here once the camera runs.")
             return
-        st.markdown(f"**Live mood:** {mood_line(mood)}")
-        if (stats := processor.stats()) is not None:
+        st.markdown(f"**{'Live mood' if ctx.state.playing else 'Last live mood'}:** {mood_line(mood)}")
+        if ctx.state.playing and (stats := processor.stats()) is not None:  # after STOP, no rate to show
             st.caption(f"Analysing {stats['fps']:.1f} frames/s · {stats['p50_ms']:.0f} ms a frame "
                        f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms added delay")
         timeline = processor.timeline()
@@ -372,7 +372,9 @@ def live_tab(det: EmotionDetector) -> None:
     readout()
     # Outside the readout, which redraws every second: there a click could land on a button being redrawn
     # and be lost (a browser test saw it once); here the button stays put, and the click reads the mood of now.
-    if ctx.state.playing and not viewer.turned_away.is_set() and st.button("🎬 Recommend for this mood", key="live_recommend"):
+    # After STOP it stays for the last mood: a viewer may turn the camera off before asking for films.
+    offered = ctx.state.playing or processor.mood() is not None
+    if offered and not viewer.turned_away.is_set() and st.button("🎬 Recommend for this mood", key="live_recommend"):
         if (mood := processor.mood()) is None:
             st.warning("No face seen yet: look into the camera, then press again.")
         else:
