@@ -206,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emotion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def model_options(p: argparse.ArgumentParser, finder: str = "mtcnn") -> None:
+    def model_options(p: argparse.ArgumentParser, finder: str = "mtcnn",
+                      tta: str = "default: the model's own setting") -> None:
         p.add_argument("--model", help="model file trained by this project (default: models/emotion.keras)")
         p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                       help=f"test-time augmentation, the mean over {TTA_VIEWS} (default: the model's own setting)")
+                       help=f"test-time augmentation, the mean over {TTA_VIEWS} ({tta})")
         p.add_argument("--finder", choices=sorted(FINDERS), default=finder,
                        help="face finder: mtcnn (accurate) or haar (fast, follows faces between searches in video); "
                             "default %(default)s")
@@ -233,10 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotate", action="store_true", help="also write annotated.mp4 with numbered, labelled boxes")
     # Video: the fast finder, which follows faces between full searches; labels are smoothed over time, so
     # test-time augmentation (18x the model cost) is off unless asked for.
-    model_options(p, finder="haar")
+    model_options(p, finder="haar", tta="default: off")
     p.set_defaults(func=_video, tta=False)
 
-    p = sub.add_parser("batch", help="every face in many photos and videos, one row each, into Parquet or CSV")
+    p = sub.add_parser("batch", help="every face in many photos and videos, one row each, into Parquet or CSV",
+                       description="Every face in many photos and videos, one row each, into Parquet or CSV. "
+                       "--finder and --tta are for photos: videos run as `emotion video` does, with the fast finder "
+                       "following faces between searches and without TTA.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (searched recursively) or globs")
     p.add_argument("--out", required=True, metavar="TABLE", help="results.parquet or results.csv; rerunning skips "
                    "the files already in it")
