@@ -351,10 +351,15 @@ def live_tab(det: EmotionDetector) -> None:
         async_processing=True,  # the newest frame only: a slow frame drops frames instead of adding lag
     )
 
+    busy = viewer.turned_away.is_set()
+
     @st.fragment(run_every=1.0 if ctx.state.playing else None)
     def readout() -> None:
-        if ctx.state.playing and viewer.turned_away.is_set():
-            st.warning(f"The server is analysing {limit.limit} other viewers' video, as many as it can keep up with. "
+        if viewer.turned_away.is_set() != busy:  # the button below, outside this fragment, is offered only when not busy
+            st.rerun()
+        if ctx.state.playing and busy:
+            others = "another viewer's" if limit.limit == 1 else f"{limit.limit} other viewers'"
+            st.warning(f"The server is analysing {others} video, as many as it can keep up with. "
                        "Try again in a minute, or use the Photo tab.")
             return
         mood = processor.mood()
@@ -374,7 +379,7 @@ def live_tab(det: EmotionDetector) -> None:
     # and be lost (a browser test saw it once); here the button stays put, and the click reads the mood of now.
     # After STOP it stays for the last mood: a viewer may turn the camera off before asking for films.
     offered = ctx.state.playing or processor.mood() is not None
-    if offered and not viewer.turned_away.is_set() and st.button("🎬 Recommend for this mood", key="live_recommend"):
+    if offered and not busy and st.button("🎬 Recommend for this mood", key="live_recommend"):
         if (mood := processor.mood()) is None:
             st.warning("No face seen yet: look into the camera, then press again.")
         else:
