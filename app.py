@@ -494,3 +494,8 @@ with live:
         st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 with side:
     recommendations(catalog, catalog_error, Filters(min_votes, years[0], years[1], tuple(exclude)), mode)
+
+if model_error is None:
+    # Made here, at the end of the first view, rather than at the first upload: the photo finder loads TensorFlow and
+    # MTCNN's nets, seconds that the viewer spends choosing a photo instead (bench/RESULTS.md, "The page").
+    emotion_detector(model_path, photo_finder, tta, min_face, prior)

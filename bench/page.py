@@ -1,5 +1,6 @@
-"""The page as a user meets it: time from upload to labelled faces (one face, a group; TTA on and off), time
-of a filter change after an upload, the server's peak memory for a 24 and a 50 MP photo, and screenshots.
+"""The page as a user meets it: a new server's first view, time from upload to labelled faces (one face, a group;
+TTA on and off), time of a filter change after an upload, the server's peak memory for a 24 and a 50 MP photo, and
+screenshots.
 
     python bench/page.py [--shots DIR]
 
@@ -51,6 +52,11 @@ def peak_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
 
 
+def settled(page) -> None:
+    """Wait until the page's script run has ended: Streamlit's status widget ("Stop") is gone."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=300_000)
+
+
 def upload(page, path: Path) -> float:
     """Seconds from choosing the file to its labelled faces on the page."""
     start = time.perf_counter()
@@ -79,8 +85,14 @@ def main() -> None:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for width, height in ((1280, 800), (390, 844)):
                     page = browser.new_page(viewport={"width": width, "height": height})
+                    start = time.perf_counter()
                     page.goto(url)
                     page.get_by_text("Films for your mood").wait_for(timeout=120_000)
+                    if width == 1280:  # the server's first view: its models load
+                        rows.append(("a new server's first view: the page drawn", f"{time.perf_counter() - start:.1f} s"))
+                        settled(page)
+                        rows.append(("a new server's first view: everything loaded (the face finder too)",
+                                     f"{time.perf_counter() - start:.1f} s"))
                     page.screenshot(path=str(args.shots / f"first-{width}.png"), full_page=True)
                     page.close()
                 for tta in (True, False):
@@ -88,6 +100,7 @@ def main() -> None:
                         page = browser.new_page(viewport={"width": 1280, "height": 800})
                         page.goto(url)
                         page.get_by_text("Films for your mood").wait_for(timeout=120_000)
+                        settled(page)  # as a person who chooses a photo once the page is there
                         if not tta:
                             page.get_by_role("switch", name="Test-time augmentation").uncheck(force=True)
                             page.wait_for_timeout(1500)
