@@ -33,6 +33,7 @@ RawBox = tuple[float, float, float, float]  # a finder's own box (x, y, w, h), b
 # finder -> (side of the square crop / raw box size, shift of the crop centre / crop side)
 FRAMING = {"mtcnn": (1.09, -0.01), "haar": (1.03, 0.0)}
 GUESS = 0.0  # the confidence of a thumbnail in which no face was found, read whole as one face crop: a guess
+MAX_ROLL = 135.0  # degrees: a larger tilt read from the eye landmarks is a bad detection (`FaceBox.roll`)
 
 
 @dataclass
@@ -52,7 +53,10 @@ class FaceBox:
         if "left_eye" not in self.landmarks or "right_eye" not in self.landmarks:
             return 0.0
         (lx, ly), (rx, ry) = self.landmarks["left_eye"], self.landmarks["right_eye"]
-        return float(np.degrees(np.arctan2(ry - ly, rx - lx))) if rx > lx else 0.0  # eyes swapped: a bad detection
+        roll = float(np.degrees(np.arctan2(ry - ly, rx - lx)))
+        # A face found in the photo turned (`MtcnnFinder.turned_search`) rolls about a quarter turn; an eye line that
+        # points back (the right eye left of the left one) is a bad detection, not a face upside down.
+        return roll if abs(roll) <= MAX_ROLL else 0.0
 
 
 class FaceFinder(Protocol):
@@ -143,6 +147,13 @@ class MtcnnFinder:
     # val it finds 90 of the 351 photos in which they all found nothing. Alone it boxes textures too (a score >= 0.65
     # on 4 of 1,066 crops of real faceless photos); with the output net's confirmation none (models/FACE_FINDER.md).
     BLAZE_SCORE = 0.65
+    # Last, where nothing was found in a photo (not a thumbnail): the photo turned a quarter turn either way
+    # (`turned_search`). Two more searches more than double the chances of a false box: without a bar they boxed 12 of
+    # 1,066 crops of real faceless photos. So a face found turned must be clear and large (a face lying on its side is
+    # a photo's subject): with these bars it boxes none of them, and finds 90 of 112 faces of shifted-val-like photos
+    # turned sideways (102 without the bars; models/FACE_FINDER.md).
+    TURNED_GATE = 0.95
+    TURNED_SHARE = 0.15  # the smallest face found turned, as a share of the photo's short side
 
     def __init__(self, min_face: int = 20, min_confidence: float = 0.9):
         from mtcnn import MTCNN
@@ -166,11 +177,12 @@ class MtcnnFinder:
         return int(np.ceil(self.NET_MIN_FACE / self._factor(shape)))
 
     def find(self, image: np.ndarray) -> list[FaceBox]:
-        """Every face (`search`); a thumbnail is read as one face crop (`as_thumbnail`)."""
+        """Every face (`search`); a thumbnail is read as one face crop (`as_thumbnail`); a photo in which no face
+        was found is searched turned on its sides (`turned_search`)."""
         found = self.search(image)
         h, w = image.shape[:2]
         thumbnail = self.min_face <= min(h, w) and max(h, w) <= self.THUMBNAIL and min(h, w) >= 0.75 * max(h, w)
-        return self.as_thumbnail(image, found) if thumbnail else found
+        return self.as_thumbnail(image, found) if thumbnail else found or self.turned_search(image)
 
     def search(self, image: np.ndarray) -> list[FaceBox]:
         """Every face (`search_steps`). A colour photo in which none is found is searched again in grayscale: MTCNN's
@@ -180,6 +192,20 @@ class MtcnnFinder:
         if found or is_gray(image):
             return found
         return self.search_steps(cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR))
+
+    def turned_search(self, image: np.ndarray) -> list[FaceBox]:
+        """The faces MTCNN finds in the photo turned a quarter turn either way, as boxes and landmarks in the photo:
+        a face lying on its side (a selfie taken lying down, a photo saved sideways without its EXIF rotation),
+        which MTCNN misses beyond ~60 degrees of tilt. Their eye landmarks give a roll of about +-90 degrees,
+        by which `preprocess_face` turns the face upright (models/FACE_FINDER.md)."""
+        smallest = self.TURNED_SHARE * min(image.shape[:2])
+        for turn in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE):
+            found = self._search(cv2.rotate(image, turn), 0)
+            if found := [f for f in found if f.confidence >= self.TURNED_GATE and f.box[2] >= smallest]:
+                return [FaceBox(unturn_box(f.box, turn, image.shape), f.confidence,
+                                {k: unturn_point(p, turn, image.shape) for k, p in f.landmarks.items()})
+                        for f in found]
+        return []
 
     def search_steps(self, image: np.ndarray) -> list[FaceBox]:
         """Every face. When none is found, the image is searched again inside a border: MTCNN misses faces that
@@ -341,6 +367,19 @@ class BlazeFace:
         boxes = np.hstack([centres - sizes / 2 - (left, top), sizes])
         best = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), min_score, self.NMS_IOU) if len(boxes) else []
         return [tuple(float(v) for v in boxes[i]) for i in np.asarray(best, dtype=int).reshape(-1)]
+
+
+def unturn_point(p: tuple[int, int], turn: int, shape: tuple[int, ...]) -> tuple[int, int]:
+    """Where a point found in an image of `shape` turned by `turn` (cv2.ROTATE_90_CLOCKWISE or _COUNTERCLOCKWISE)
+    lies in the image itself."""
+    x, y = p
+    return (y, shape[0] - 1 - x) if turn == cv2.ROTATE_90_CLOCKWISE else (shape[1] - 1 - y, x)
+
+
+def unturn_box(b: Box, turn: int, shape: tuple[int, ...]) -> Box:
+    """Where a box found in an image of `shape` turned by `turn` lies in the image itself (`unturn_point`)."""
+    x, y, w, h = b
+    return (y, shape[0] - x - w, h, w) if turn == cv2.ROTATE_90_CLOCKWISE else (shape[1] - y - h, x, h, w)
 
 
 def is_gray(image: np.ndarray) -> bool:

@@ -343,3 +343,29 @@ def test_a_tilted_face_is_turned_upright_before_the_crop(mtcnn, fer_faces, angle
     error = lambda crop: np.abs(crop.astype(float) - reference).mean()  # noqa: E731
     assert error(preprocess_face(scene_tilted, found_tilted.box, found_tilted.roll)) < \
         0.6 * error(preprocess_face(scene_tilted, found_tilted.box))
+
+
+@pytest.mark.parametrize("turn", ["ROTATE_90_CLOCKWISE", "ROTATE_90_COUNTERCLOCKWISE"])
+def test_a_face_lying_on_its_side_is_found_and_turned_upright(mtcnn, fer_faces, turn):
+    """A photo saved sideways (or a selfie taken lying down): MTCNN misses the face upright, the turned search finds it
+    where it is, and its eye line turns the crop upright, as the model sees the face in the upright photo."""
+    import cv2
+
+    from emotion.preprocess import preprocess_face
+
+    scene, _ = make_scene([fer_faces["happy"][1]], [200], seed=5)
+    (found,) = mtcnn.find(scene)
+    sideways = cv2.rotate(scene, getattr(cv2, turn))
+    assert mtcnn.search_steps(sideways) == []  # the steps before it do miss it
+    (found_sideways,) = mtcnn.find(sideways)
+    assert abs(found_sideways.roll - found.roll) == pytest.approx(90, abs=8)  # a quarter turn more than upright
+    centre = lambda b: (b[0] + b[2] / 2, b[1] + b[3] / 2)  # noqa: E731
+    cx, cy = centre(found.box)
+    point = np.zeros(scene.shape[:2], np.uint8)
+    point[int(cy), int(cx)] = 255  # where the face's centre goes when the photo is turned
+    ty, tx = np.argwhere(cv2.rotate(point, getattr(cv2, turn)))[0]
+    assert np.hypot(*np.subtract(centre(found_sideways.box), (tx, ty))) < 0.15 * found.box[2]
+    reference = preprocess_face(scene, found.box, found.roll).astype(float)
+    crop = preprocess_face(sideways, found_sideways.box, found_sideways.roll).astype(float)
+    assert np.corrcoef(crop.ravel(), reference.ravel())[0, 1] > 0.9
+
