@@ -78,14 +78,13 @@ class FileAnalyser:
     def __init__(self, settings: Settings):
         if settings.threads:  # one worker of several: its share of the cores, for every library that spawns threads
             os.environ["EMOTION_THREADS"] = str(settings.threads)
+            # TensorFlow (MTCNN) reads these when its runtime starts. tf.config.threading raises once the runtime has
+            # started, which it had in workers spawned after the page's tests (cause not found); these never raise.
+            os.environ["TF_NUM_INTRAOP_THREADS"] = str(settings.threads)
+            os.environ["TF_NUM_INTEROP_THREADS"] = "1"
             import cv2
 
             cv2.setNumThreads(settings.threads)
-            if settings.finder == "mtcnn":  # MTCNN runs on TensorFlow; the Haar finder never loads it
-                import tensorflow as tf
-
-                tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
-                tf.config.threading.set_inter_op_parallelism_threads(1)
         from .detector import EmotionDetector
         from .faces import make_finder
 
