@@ -231,7 +231,7 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
     for upload, name in zip(uploads, shown_names(uploads)):
         data = upload.getvalue()
         try:
-            # The photo face finder (MTCNN) and TensorFlow load only now, with the first photo.
+            # The photo face finder is usually loaded already, at the end of the first view (bottom of this script).
             with st.spinner(f"Finding and labelling the faces in {name} ..."):
                 faces, shown, note = analyse_photo(hashlib.sha256(data).hexdigest(), name, model_path,
                                                    version(model_path), finder, tta, min_face, prior, data)
