@@ -351,13 +351,15 @@ def live_tab(det: EmotionDetector) -> None:
         async_processing=True,  # the newest frame only: a slow frame drops frames instead of adding lag
     )
 
-    busy = viewer.turned_away.is_set()
+    # Turned away matters only while the camera runs: after STOP, a mood seen before the others filled the limit
+    # still gets its films.
+    busy = ctx.state.playing and viewer.turned_away.is_set()
 
     @st.fragment(run_every=1.0 if ctx.state.playing else None)
     def readout() -> None:
-        if viewer.turned_away.is_set() != busy:  # the button below, outside this fragment, is offered only when not busy
+        if (ctx.state.playing and viewer.turned_away.is_set()) != busy:  # the button below is offered only when not busy
             st.rerun()
-        if ctx.state.playing and busy:
+        if busy:
             others = "another viewer's" if limit.limit == 1 else f"{limit.limit} other viewers'"
             st.warning(f"The server is analysing {others} video, as many as it can keep up with. "
                        "Try again in a minute, or use the Photo tab.")

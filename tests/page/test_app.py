@@ -177,7 +177,8 @@ def test_live_recommend_takes_the_mood_of_the_moment_it_is_pressed(monkeypatch, 
 
 def test_after_stop_the_last_live_mood_still_gets_films(monkeypatch, fer_faces):
     """A viewer who turns the camera off keeps the last live mood, named as such (no frame rate: nothing is analysed),
-    and can still ask for films; before any face was seen there is nothing to ask about."""
+    and can still ask for films, even when turned away before STOP; before any face was seen there is nothing to ask
+    about."""
     camera = types.SimpleNamespace(state=types.SimpleNamespace(playing=False))
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **kw: camera)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
@@ -187,6 +188,10 @@ def test_after_stop_the_last_live_mood_still_gets_films(monkeypatch, fer_faces):
     scene, _ = make_scene([fer_faces["happy"][0]], [200], shape=(480, 640), seed=5)
     for i in range(5):
         at.session_state["live_viewer"].processor.process(scene, now=i / 10)
+    at.session_state["live_viewer"].turned_away.set()  # then other viewers filled the limit: told busy, no films
+    at.run()
+    assert any("The server is analysing" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key == "live_recommend"]
     camera.state.playing = False  # STOP
     at.run()
     assert "Last live mood:" in markdown(at) and not any("frames/s" in c.value for c in at.caption)
