@@ -31,13 +31,17 @@ def _load_detector(args: argparse.Namespace):
 
 def annotated_names(paths: list[str]) -> list[str]:
     """The file name of each image's annotated copy: its name as a PNG, numbered where names repeat (photos/a.jpg and
-    others/a.jpg, or a.jpg and a.png), so that no copy overwrites another."""
-    seen: dict[str, int] = {}
+    others/a.jpg, or a.jpg and a.png), so that no copy overwrites another, even where a name's case does not count."""
+    used: set[str] = set()
     names = []
     for path in paths:
-        stem = Path(path).stem
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(f"{stem}.png" if seen[stem] == 1 else f"{stem}-{seen[stem]}.png")
+        stem, n = Path(path).stem, 1
+        name = f"{stem}.png"
+        while name.lower() in used:  # a numbered name may be taken too (a.jpg, a.png and a-2.jpg)
+            n += 1
+            name = f"{stem}-{n}.png"
+        used.add(name.lower())
+        names.append(name)
     return names
 
 

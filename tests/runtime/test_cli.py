@@ -61,6 +61,14 @@ def test_predict_annotates_photos_of_the_same_name_each_in_its_own_copy(capsys, 
     assert [c.shape for c in copies] == [cv2.imread(str(p)).shape for p in (scene_file, other)]
 
 
+def test_annotated_copies_never_share_a_name_even_ignoring_case():
+    from emotion.cli import annotated_names
+
+    names = annotated_names(["x/a.jpg", "y/a.jpg", "z/a-2.jpg", "A.png", "b.jpg"])
+    assert names[0] == "a.png" and names[-1] == "b.png"
+    assert len({n.lower() for n in names}) == len(names)
+
+
 def test_predict_given_a_video_or_a_folder_names_the_command_for_it(capsys, tmp_path, monkeypatch):
     from emotion.detector import EmotionDetector
 
