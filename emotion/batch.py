@@ -137,11 +137,14 @@ def table(rows: list[dict], labels: tuple[str, ...]) -> pd.DataFrame:
 
 
 def made_with(settings: Settings, meta: dict) -> dict:
-    """What decides a file's rows, as plain JSON values: the model file's bytes, the finder, TTA, the prior and the
-    video frame rate, each as it takes effect (the model's own TTA and prior when none is given)."""
+    """What decides a file's rows, as plain JSON values: the runtime's version, the model file's bytes, the finder,
+    TTA, the prior and the video frame rate, each as it takes effect (the model's own TTA and prior when none is
+    given)."""
+    from . import __version__
+
     model = Path(settings.model or DEFAULT_MODEL)
     prior = resolve(settings.prior, meta)
-    return {"model_sha256": file_sha256(model)[:12], "finder": settings.finder,
+    return {"runtime": __version__, "model_sha256": file_sha256(model)[:12], "finder": settings.finder,
             "tta": meta.get("tta_default", False) if settings.tta is None else settings.tta,
             "prior": prior and {k: round(v, 6) for k, v in prior.items()}, "fps": settings.fps}
 
@@ -179,7 +182,8 @@ class Output:
             return
         kept = json.loads(self.settings.read_text())
         shown = lambda v: ",".join(f"{k}={x:.3g}" for k, x in v.items()) if isinstance(v, dict) else v  # noqa: E731
-        differ = [f"{k}: {shown(kept.get(k))} there, {shown(v)} now" for k, v in made.items() if kept.get(k) != v]
+        differ = [f"{k}: {shown(kept[k]) if k in kept else 'not recorded'} there, {shown(v)} now"
+                  for k, v in made.items() if kept.get(k) != v]
         if differ:
             raise ValueError("its rows were made with other settings (" + "; ".join(differ) + "); rerun with the "
                              "same model and options to go on, or write to another --out")

@@ -203,11 +203,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .clip import DEFAULT_FPS
     from .faces import FINDERS
     from .inference import TTA_VIEWS
 
     parser = argparse.ArgumentParser(prog="emotion", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_options(p: argparse.ArgumentParser, finder: str = "mtcnn",

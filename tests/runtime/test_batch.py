@@ -131,3 +131,7 @@ def test_a_rerun_with_other_settings_is_refused_and_the_table_kept(archive, tmp_
     pd.testing.assert_frame_equal(pd.read_parquet(out), before)  # nothing added under the other prior
     assert main(["batch", photo, "--out", str(out), "--prior", "default"]) == 0  # the same settings, named
     assert "1 of 1 files are already in" in capsys.readouterr().err
+    recorded = out.with_name(out.name + ".settings.json")
+    recorded.write_text(recorded.read_text().replace(f'"{emotion.__version__}"', '"0.5.0"'))  # an older runtime's
+    assert main(["batch", photo, str(archive / "photo0.jpg"), "--out", str(out)]) == 2
+    assert f"(runtime: 0.5.0 there, {emotion.__version__} now)" in capsys.readouterr().err
