@@ -57,6 +57,7 @@ ARCHS = {
     "vgg-live-trim": Arch((16, 32, 80, 128), 256),
     # vgg-slim's widths and cost with shortcuts: a member that differs from the VGG members in how it learns
     "res-slim": Arch((24, 48, 96, 192), 256, residual=True),
+    "res": Arch((40, 80, 160, 320), 256, residual=True),  # vgg's widths with shortcuts: a photo member of its size
     "tiny": Arch((8, 16, 32, 32), 32),  # for tests only: trains in seconds
     "tiny-res": Arch((8, 16, 32, 32), 32, residual=True),  # for tests only
 }
