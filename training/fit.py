@@ -156,18 +156,26 @@ def start_run(cfg: TrainConfig | None, out: Path, resume: bool, overwrite: bool)
 
 
 BATCHNORM_FACES = 4096  # clean train faces whose statistics a finished run's BatchNorm layers keep
+# Faces per pass while they are measured: all 4096 in one pass held ~24 GB with the `res` arch (killed, out of
+# memory). The passes' statistics are averaged, as torch.optim.swa_utils.update_bn does; the variance then leaves
+# out how the passes' means differ, a small part with passes of hundreds of random faces.
+BATCHNORM_BATCH = 512
 
 
-def reestimate_batchnorm(model: keras.Model, faces: np.ndarray) -> None:
+def reestimate_batchnorm(model: keras.Model, faces: np.ndarray, batch: int = BATCHNORM_BATCH) -> None:
     """Set each BatchNorm layer's moving mean and variance to those of `faces` (N x 48 x 48 uint8) as inference sees
     them: neither augmented nor mixed. Training leaves averages over augmented, mixed batches; a model pruned from a
     wider one and briefly trained lost over a point of val to them (models/LIVE_MODEL_CARD.md)."""
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
-    for layer in norms:
-        layer.momentum = 0.0  # the moving statistics become this one batch's
+    seen = 0
     try:
-        model(faces[..., None].astype(np.float32), training=True)
+        for start in range(0, len(faces), batch):
+            chunk = faces[start:start + batch]
+            for layer in norms:  # the moving statistics become the passes' average, weighted by their faces
+                layer.momentum = seen / (seen + len(chunk))
+            model(chunk[..., None].astype(np.float32), training=True)
+            seen += len(chunk)
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
