@@ -351,13 +351,16 @@ def live_tab(det: EmotionDetector) -> None:
         async_processing=True,  # the newest frame only: a slow frame drops frames instead of adding lag
     )
 
-    # Turned away matters only while the camera runs: after STOP, a mood seen before the others filled the limit
-    # still gets its films.
-    busy = ctx.state.playing and viewer.turned_away.is_set()
+    def busy_now() -> bool:
+        """Turned away counts only while the camera runs: after STOP, a mood seen before the others filled the limit
+        still gets its films."""
+        return ctx.state.playing and viewer.turned_away.is_set()
+
+    busy = busy_now()
 
     @st.fragment(run_every=1.0 if ctx.state.playing else None)
     def readout() -> None:
-        if (ctx.state.playing and viewer.turned_away.is_set()) != busy:  # the button below is offered only when not busy
+        if busy_now() != busy:  # the button below, outside this fragment, is offered only when not busy
             st.rerun()
         if busy:
             others = "another viewer's" if limit.limit == 1 else f"{limit.limit} other viewers'"
