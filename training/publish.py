@@ -101,11 +101,39 @@ def read_run(run: Path) -> tuple[dict, dict]:
     return tuple(json.loads((run / name).read_text()) for name in ("run.json", "metrics.json"))
 
 
-def command(run: Path, m: dict) -> str:
-    """The command line that trains one stage (`m`: its metrics); for a run stopped before its planned epochs, with
-    the `--until` that stops it where it stopped."""
+def command(run: Path) -> str:
+    """The command line that makes one run folder: its training (for a run stopped before its planned epochs, with
+    the `--until` that stops it where it stopped), or an ensemble's averaging."""
+    cfg, m = read_run(run)
+    if cfg["arch"] == ENSEMBLE:
+        return f"`python -m training ensemble {' '.join(cfg['members'])} --data {cfg['data']} --out {run.as_posix()}`"
     stopped = f" --until {m['epochs_done']}" if m.get("epochs_done", 0) < m.get("epochs_planned", 0) else ""
     return f"`{TrainConfig.read(run).command(run)}{stopped}`"
+
+
+def sources(cfg: dict) -> list[Path]:
+    """The run folders a run is made from: the one it starts from, its teachers, an ensemble's members. Teachers
+    outside a finished run folder are named by the run's own command only."""
+    paths = [Path(p) for p in [cfg.get("init_from"), *(cfg.get("teacher") or []), *(cfg.get("members") or [])] if p]
+    folders = dict.fromkeys(p if p.is_dir() else p.parent for p in paths)
+    return [f for f in folders if (f / "run.json").is_file() and (f / "metrics.json").is_file()]
+
+
+def commands(run: Path) -> str:
+    """Every command that makes `run` from nothing: each run folder it is made from (`sources`, and theirs) once,
+    before the runs made from it."""
+    order: list[Path] = []
+
+    def visit(folder: Path) -> None:
+        if folder in order:
+            return
+        for source in sources(read_run(folder)[0]):
+            visit(source)
+        order.append(folder)
+
+    visit(Path(run.as_posix()))
+    code = dict.fromkeys("training/ensemble.py" if read_run(f)[0]["arch"] == ENSEMBLE else "training/fit.py" for f in order)
+    return ", then ".join(command(folder) for folder in order) + " (" + ", ".join(f"`{c}`" for c in code) + ")"
 
 
 def lineage(run: Path) -> list[tuple[Path, dict, dict]]:
@@ -156,29 +184,14 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
     return "\n  ".join(stages)
 
 
-def teacher_commands(chain: list[tuple[Path, dict, dict]]) -> str:
-    """How the teachers that are not themselves stages of `chain` were trained (their run folders)."""
-    stages = {run.as_posix() for run, _, _ in chain}
-    runs = dict.fromkeys(Path(t).parent for _, cfg, _ in chain for t in cfg.get("teacher") or [])
-    extra = [run for run in runs
-             if run.as_posix() not in stages and all((run / f).is_file() for f in ("run.json", "metrics.json"))]
-    if not extra:
-        return ""
-    return "; teachers: " + ", ".join(command(run, read_run(run)[1]) for run in extra)
-
-
-def training_text(chain: list[tuple[Path, dict, dict]]) -> tuple[str, str, float]:
-    """A trained model's recipe, its training commands and its hours of training, from its lineage."""
-    commands = ", then ".join(command(run, m) for run, _, m in chain) + teacher_commands(chain) + " (`training/fit.py`)"
-    return recipe(chain), commands, sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600
 
 
 def describe(run: Path, cfg: dict, m: dict) -> dict:
     """The card's architecture, recipe, commands, hours and progress for a trained run or an ensemble of runs."""
     if m["arch"] != ENSEMBLE:
         chain = lineage(run)
-        text, commands, hours = training_text(chain)
-        return {"architecture": ARCHS[m["arch"]].describe(m["arch"]), "recipe": text, "commands": commands, "hours": hours,
+        return {"architecture": ARCHS[m["arch"]].describe(m["arch"]), "recipe": recipe(chain), "commands": commands(run),
+                "hours": sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600,
                 "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
                             "best-on-val weights (by val accuracy)",
                 # A run stopped early on purpose keeps no checkpoint: it will not resume, and its model is final.
@@ -197,9 +210,7 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
                          "Their calibrated log-probabilities are averaged and scaled by the ensemble's own temperature"),
         "recipe": "\n  ".join(f"Member {i + 1} (`{member.as_posix()}`): {part['recipe']}"
                               for i, (member, part) in enumerate(zip(members, parts))),
-        "commands": ", ".join(f"member {i + 1}: {part['commands']}" for i, part in enumerate(parts))
-                    + f"; the ensemble: `python -m training ensemble {' '.join(cfg['members'])} --data {cfg['data']} "
-                      f"--out {run.as_posix()}` (`training/ensemble.py`)",
+        "commands": commands(run),
         "hours": sum(part["hours"] for part in parts),
         "progress": "every member's training run: " + "; ".join(
             f"`{member.as_posix()}` {part['progress']}" for member, part in zip(members, parts)),

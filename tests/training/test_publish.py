@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,6 +13,7 @@ from emotion.detector import EmotionDetector
 from emotion.modelfile import read_meta
 from training.cli import main
 from training.priors import candidates, choose
+from training.publish import commands
 
 
 def test_published_model_records_its_training_shares_and_a_default_chosen_on_val(tmp_path, tiny_dataset, capsys):
@@ -46,3 +51,22 @@ def test_the_candidates_raise_only_the_rare_emotions_and_end_at_equal_shares():
     assert raised["happy"] / raised["neutral"] == pytest.approx(train["happy"] / train["neutral"])  # common: as trained
     np.testing.assert_allclose(list(priors["equal shares"].values()), 0.25)
     assert all(sum(p.values()) == pytest.approx(1) for p in priors.values())
+
+
+def test_the_card_gives_every_command_that_makes_the_model_once_each_sources_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # run folders are named relative to the working directory, as in runs/
+
+    def record(name: str, **cfg) -> None:
+        folder = Path("runs") / name
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"data": "DATA", **cfg}))
+        (folder / "metrics.json").write_text(json.dumps({"epochs_done": 5, "epochs_planned": 5}))
+
+    record("a", arch="vgg")
+    record("b", arch="vgg", seed=2, init_from="runs/a")
+    record("ens", arch="ensemble", members=["runs/a/model.keras", "runs/b/model.keras"])
+    record("student", arch="vgg-live", init_from="runs/b", teacher=["runs/ens/model.keras", "runs/a/model.keras"])
+    text = commands(Path("runs/student"))
+    # an ensemble teacher is made from its members, each trained once however many runs name it
+    assert re.findall(r"--out (runs/\w+)", text) == ["runs/a", "runs/b", "runs/ens", "runs/student"]
+    assert "`python -m training ensemble runs/a/model.keras runs/b/model.keras --data DATA --out runs/ens`" in text
