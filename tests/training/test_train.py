@@ -68,7 +68,7 @@ def test_the_cards_command_for_a_run_stopped_early_stops_it_where_it_stopped(tmp
     out = tmp_path / "run"
     assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "2",
                  "--until", "1"]) == 0
-    args = build_parser().parse_args(shlex.split(command(out, json.loads((out / "metrics.json").read_text())).strip("`"))[3:])
+    args = build_parser().parse_args(shlex.split(command(out).strip("`"))[3:])
     assert args.until == 1 and TrainConfig.from_args(args) == TrainConfig.read(out)
 
 
