@@ -131,7 +131,7 @@ def commands(run: Path) -> str:
             visit(source)
         order.append(folder)
 
-    visit(Path(run.as_posix()))
+    visit(run)
     code = dict.fromkeys("training/ensemble.py" if read_run(f)[0]["arch"] == ENSEMBLE else "training/fit.py" for f in order)
     return ", then ".join(command(folder) for folder in order) + " (" + ", ".join(f"`{c}`" for c in code) + ")"
 
@@ -182,8 +182,6 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
             f"epoch(s), then cosine decay{extras}; best val accuracy {m['val_accuracy']:.1%}."
         )
     return "\n  ".join(stages)
-
-
 
 
 def describe(run: Path, cfg: dict, m: dict) -> dict:
