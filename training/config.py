@@ -36,8 +36,9 @@ class TrainConfig:
     ema: float = _opt(0.0, "validate and keep an exponential moving average of the weights, e.g. 0.999 (0: off)",
                       metavar="MOMENTUM")
     teacher: list[str] | None = _opt(None, "distill: train towards a mix of the labels and these model files' "
-                                           "probabilities (several act as one ensemble); a run folder's model.keras, rather than a shipped file that a "
-                                           "later model replaces, keeps the record of what taught it", nargs="+", metavar="MODEL")
+                                           "probabilities (several act as one ensemble); name a run folder's "
+                                           "model.keras rather than a shipped file, which a later model replaces, "
+                                           "so the run's record keeps what taught it", nargs="+", metavar="MODEL")
     teacher_weight: float = _opt(0.5, "the teachers' share of each target")
     augment: str = _opt("standard", "training augmentation: standard, or shift (also stronger roll, perspective, blur, "
                                     "gamma, low light, noise and JPEG: faces as cameras give them)", choices=AUGMENTS)

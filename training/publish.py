@@ -111,28 +111,34 @@ def command(run: Path) -> str:
     return f"`{TrainConfig.read(run).command(run)}{stopped}`"
 
 
+def run_folder(path: str) -> Path:
+    """The run folder a path in a run's record names: the folder itself, or the folder of a model or weights file."""
+    return Path(path) if Path(path).is_dir() else Path(path).parent
+
+
 def sources(cfg: dict) -> list[Path]:
     """The run folders a run is made from: the one it starts from, its teachers, an ensemble's members. Teachers
     outside a finished run folder are named by the run's own command only."""
-    paths = [Path(p) for p in [cfg.get("init_from"), *(cfg.get("teacher") or []), *(cfg.get("members") or [])] if p]
-    folders = dict.fromkeys(p if p.is_dir() else p.parent for p in paths)
+    paths = [cfg.get("init_from"), *(cfg.get("teacher") or []), *(cfg.get("members") or [])]
+    folders = dict.fromkeys(run_folder(p) for p in paths if p)
     return [f for f in folders if (f / "run.json").is_file() and (f / "metrics.json").is_file()]
 
 
 def commands(run: Path) -> str:
     """Every command that makes `run` from nothing: each run folder it is made from (`sources`, and theirs) once,
     before the runs made from it."""
-    order: list[Path] = []
+    order: dict[Path, dict] = {}  # run folder -> its run.json, in the order the commands run
 
     def visit(folder: Path) -> None:
         if folder in order:
             return
-        for source in sources(read_run(folder)[0]):
+        cfg = read_run(folder)[0]
+        for source in sources(cfg):
             visit(source)
-        order.append(folder)
+        order[folder] = cfg
 
     visit(run)
-    code = dict.fromkeys("training/ensemble.py" if read_run(f)[0]["arch"] == ENSEMBLE else "training/fit.py" for f in order)
+    code = dict.fromkeys("training/ensemble.py" if cfg["arch"] == ENSEMBLE else "training/fit.py" for cfg in order.values())
     return ", then ".join(command(folder) for folder in order) + " (" + ", ".join(f"`{c}`" for c in code) + ")"
 
 
@@ -143,7 +149,7 @@ def lineage(run: Path) -> list[tuple[Path, dict, dict]]:
         cfg, metrics = read_run(run)
         chain.insert(0, (run, cfg, metrics))
         source = cfg.get("init_from")
-        run = None if not source else Path(source) if Path(source).is_dir() else Path(source).parent
+        run = run_folder(source) if source else None
         if run is not None and not (run / "metrics.json").is_file():
             raise SystemExit(f"{source}: started from weights outside a finished run folder; the card cannot describe them")
     return chain
@@ -185,10 +191,10 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
 
 
 def describe(run: Path, cfg: dict, m: dict) -> dict:
-    """The card's architecture, recipe, commands, hours and progress for a trained run or an ensemble of runs."""
+    """The card's architecture, recipe, hours and progress for a trained run or an ensemble of runs."""
     if m["arch"] != ENSEMBLE:
         chain = lineage(run)
-        return {"architecture": ARCHS[m["arch"]].describe(m["arch"]), "recipe": recipe(chain), "commands": commands(run),
+        return {"architecture": ARCHS[m["arch"]].describe(m["arch"]), "recipe": recipe(chain),
                 "hours": sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600,
                 "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
                             "best-on-val weights (by val accuracy)",
@@ -208,7 +214,6 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
                          "Their calibrated log-probabilities are averaged and scaled by the ensemble's own temperature"),
         "recipe": "\n  ".join(f"Member {i + 1} (`{member.as_posix()}`): {part['recipe']}"
                               for i, (member, part) in enumerate(zip(members, parts))),
-        "commands": commands(run),
         "hours": sum(part["hours"] for part in parts),
         "progress": "every member's training run: " + "; ".join(
             f"`{member.as_posix()}` {part['progress']}" for member, part in zip(members, parts)),
@@ -267,7 +272,7 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
               + " (their checkpoints are committed), and this file is replaced when they finish.")
     macro = m.get("val_macro_recall"), m.get("val_macro_recall_tta")
     text = CARD.format(
-        status=status, recipe=about["recipe"], commands=about["commands"], architecture=about["architecture"],
+        status=status, recipe=about["recipe"], commands=commands(run), architecture=about["architecture"],
         labels=", ".join(read_meta(dest)["labels"]),
         int8_flag=(" --int8" if int8 else "") + (f" --as {dest.parent.name}/{dest.name}" if live else ""),
         role=("photos, and live video on CPUs with VNNI (`emotion.detector.live_model`); the live video model for other "
