@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ensemble", help="average trained models into one model file, calibrated on val")
     p.add_argument("models", nargs="+", metavar="MODEL", help="model files trained by this project (two or more)")
-    p.add_argument("--data", required=True, help="dataset whose val/ (or test/) split calibrates and scores the ensemble")
+    p.add_argument("--data", required=True, nargs="+", metavar="SOURCE",
+                   help="datasets whose val/ (or test/) splits calibrate and score the ensemble (the first's is its val)")
     p.add_argument("--out", required=True, help="run folder for the ensemble's model.keras and reports")
     p.set_defaults(func=_ensemble)
 

@@ -20,8 +20,20 @@ def _opt(default, help: str, flag: str | None = None, **argparse_kw):
 class TrainConfig:
     """What a training run does; saved as the run folder's run.json and reused by --resume."""
 
-    data: str = field(metadata={"help": "folder with train/ and val/ (or test/) class folders, or fer2013.csv "
-                                        "(to start a run; a resumed run reads it from its run.json)"})
+    data: list[str] = field(metadata={
+        "help": "one or more sources of faces: folders with train/ and val/ (or test/) class folders, or fer2013.csv "
+                "(to start a run; a resumed run reads them from its run.json); the first names the classes, and its val "
+                "is the run's `val_accuracy`", "nargs": "+", "metavar": "SOURCE"})
+    source_weights: list[float] | None = _opt(
+        None, "each source's share of an epoch's faces, in --data order, e.g. 1 1 (default: in proportion to their sizes)",
+        nargs="+", metavar="W")
+    epoch_faces: int | None = _opt(None, "faces drawn per epoch across the sources (default: all of their train faces)",
+                                   metavar="N")
+    class_weights: str = _opt("sqrt", "loss weight of each class within each source: sqrt (inverse square root of its "
+                                      "share), inverse (of its share) or none", choices=("sqrt", "inverse", "none"))
+    select: str = _opt("accuracy", "how the kept (best) epoch is chosen: accuracy (the first source's val accuracy) or "
+                                   "mean (the mean of every source's val accuracy and macro recall)",
+                       choices=("accuracy", "mean"))
     arch: str = _opt("vgg-small", "architecture", choices=sorted(ARCHS))
     epochs: int = _opt(40, "length of the schedule in epochs")
     batch_size: int = _opt(64, "faces per training step")
@@ -56,7 +68,7 @@ class TrainConfig:
             if f.type == "bool":
                 parser.add_argument(flag, dest=f.name, action="store_true", default=None, help=text)
                 continue
-            kind = {"int": int, "float": float}.get(f.type, str)
+            kind = float if "float" in f.type else int if f.type.startswith("int") else str
             default = "" if f.default in (MISSING, None) else f" (default {f.default})"
             parser.add_argument(flag, dest=f.name, type=kind, default=None, help=text + default, **meta)
 
@@ -69,6 +81,8 @@ class TrainConfig:
     def read(cls, run: str | Path) -> "TrainConfig":
         """A run folder's configuration (its run.json)."""
         saved = json.loads((Path(run) / "run.json").read_text())
+        if isinstance(saved.get("data"), str):  # runs from before several sources
+            saved["data"] = [saved["data"]]
         return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
     def write(self, run: str | Path) -> None:
@@ -76,7 +90,7 @@ class TrainConfig:
 
     def command(self, out: str | Path) -> str:
         """The command line that trains this run into `out`: every setting that differs from its default."""
-        parts = ["python -m training train", f"--data {self.data}", f"--out {Path(out).as_posix()}", f"--arch {self.arch}"]
+        parts = ["python -m training train", f"--data {' '.join(self.data)}", f"--out {Path(out).as_posix()}", f"--arch {self.arch}"]
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in ("data", "arch") or value == f.default:

@@ -24,12 +24,14 @@ CSV_SPLITS = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 
 @dataclass
 class FaceSet:
-    """Faces (N x 48 x 48 uint8), integer labels into `labels`, and the files they came from."""
+    """Faces (N x 48 x 48 uint8), integer labels into `labels`, the files they came from, and for faces of several
+    sources, which one each face came from (an index into the run's `--data`)."""
 
     x: np.ndarray
     y: np.ndarray
     labels: tuple[str, ...]
     paths: list[str]
+    source: np.ndarray | None = None
 
 
 def ordered_labels(names) -> tuple[str, ...]:
@@ -84,3 +86,25 @@ def load_split(data: str | Path, split: str, labels: tuple[str, ...] | None = No
         if (data / name).is_dir():
             return load_folder(data / name, labels, progress=os.isatty(2))
     raise FileNotFoundError(f"{data}: no '{names[0]}/' folder (expected {data}/{names[0]}/<class>/*.jpg)")
+
+
+def source_name(data: str | Path) -> str:
+    """A source's short name in logs and reports: its folder's (or CSV file's) name, e.g. "fer2013", "expw"."""
+    return Path(data).stem
+
+
+def load_sources(sources: list[str], split: str, labels: tuple[str, ...] | None = None) -> list[FaceSet]:
+    """`split` of every source, all in the first source's class order (or `labels`); a later source's classes that the
+    first lacks are left out."""
+    sets = []
+    for data in sources:
+        sets.append(load_split(data, split, labels))
+        labels = sets[0].labels
+    return sets
+
+
+def concatenate(sets: list[FaceSet]) -> FaceSet:
+    """Several sources' faces as one set, each face marked with its source's index."""
+    return FaceSet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]), sets[0].labels,
+                   [p for s in sets for p in s.paths],
+                   np.concatenate([np.full(len(s.y), i, np.int32) for i, s in enumerate(sets)]))

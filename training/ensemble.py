@@ -26,7 +26,7 @@ from emotion.evaluate import score
 from emotion.modelfile import load_model, save_model
 
 from .architectures import face_input
-from .data import load_split
+from .data import load_sources, load_split, source_name
 from .distill import TEACHER_CACHE, label_order, teacher_log_probs
 from .reports import finish_model
 
@@ -59,15 +59,16 @@ def ensemble_logits(members: list[str | Path], labels: tuple[str, ...]) -> keras
     return keras.Model(face, layers.Average(name="logits")(outputs), name=f"emotion_{ARCH}")
 
 
-def build(members: list[str | Path], data: str, out: str | Path) -> dict:
-    """Write the ensemble of `members` as a run folder `out` (model.keras, run.json, reports), calibrated on val."""
+def build(members: list[str | Path], data: list[str], out: str | Path) -> dict:
+    """Write the ensemble of `members` as a run folder `out` (model.keras, run.json, reports), calibrated on the vals
+    of the sources in `data` (the first's is the run's val)."""
     out = Path(out)
-    val = load_split(data, "val")
-    model = ensemble_logits(members, val.labels)
+    vals = {source_name(d): v for d, v in zip(data, load_sources(data, "val"))}
+    model = ensemble_logits(members, next(iter(vals.values())).labels)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = {"arch": ARCH, "members": [str(m) for m in members], "data": str(data)}
+    cfg = {"arch": ARCH, "members": [str(m) for m in members], "data": [str(d) for d in data]}
     (out / "run.json").write_text(json.dumps(cfg, indent=2))
-    return finish_model(model, ARCH, str(data), val, out, {"members": cfg["members"]})
+    return finish_model(model, ARCH, vals, out, {"members": cfg["members"]})
 
 
 def unpack(model: str | Path, run: str | Path) -> list[Path]:

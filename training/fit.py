@@ -20,30 +20,53 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from emotion.evaluate import score
 from emotion.inference import graph_forward, run_model
 from emotion.modelfile import load_model
 
 from .architectures import build_logits_model, cpu_has_bf16, dtype_policy, float32_copy
 from .augment import augmenter, camera_shift, mixup
 from .config import TrainConfig
-from .data import FaceSet, load_split
+from .data import FaceSet, concatenate, load_sources, source_name
 from .distill import TEACHER_TARGETS, online_teacher, run_teacher_targets
 from .prune import prune_into
 from .reports import finish_model, plot_curves, read_history
 
 
+def source_shares(cfg: TrainConfig, sizes: list[int]) -> np.ndarray:
+    """Each source's share of an epoch's faces: `cfg.source_weights` normalized, or in proportion to the sources' sizes."""
+    weights = np.asarray(cfg.source_weights if cfg.source_weights else sizes, dtype=float)
+    if len(weights) != len(sizes) or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"--source-weights: give {len(sizes)} non-negative weights, one per --data source, "
+                         "not all zero")
+    return weights / weights.sum()
+
+
+def class_weights(y: np.ndarray, n: int, kind: str = "sqrt") -> np.ndarray:
+    """Loss weight per class (mean 1 over the classes present in `y`): inverse square root of each class's frequency
+    ("sqrt"; lifts rare disgust/fear without wrecking accuracy), inverse frequency ("inverse") or none."""
+    counts = np.bincount(y, minlength=n).astype(float)
+    present = counts > 0
+    w = {"sqrt": 1.0 / np.sqrt(np.maximum(counts, 1)), "inverse": 1.0 / np.maximum(counts, 1), "none": np.ones(n)}[kind]
+    return np.where(present, w * present.sum() / w[present].sum(), 0.0)
+
+
 def make_datasets(
     train: FaceSet, targets: np.ndarray, val: FaceSet, cfg: TrainConfig, teacher: Callable[[tf.Tensor], tf.Tensor] | None = None,
-) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """tf.data pipelines over in-memory uint8 faces and their target distributions (N x classes);
-    augmentation runs batched in the pipeline, then mixup (`cfg.mixup`) blends faces and targets in pairs. With a
-    `teacher`, each target becomes `(1 - teacher_weight) x target + teacher_weight x the teacher's probabilities
-    for the augmented (and blended) face`."""
+) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
+    """tf.data pipelines over in-memory uint8 faces and their target distributions (N x classes), and the training
+    steps per epoch. Training draws each source's share of an epoch's faces (`source_shares`), each face weighted by
+    its class's weight within its source (`cfg.class_weights`); augmentation runs batched in the pipeline, then mixup
+    (`cfg.mixup`) blends faces and targets in pairs. With a `teacher`, each target becomes
+    `(1 - teacher_weight) x target + teacher_weight x the teacher's probabilities for the augmented (and blended) face`."""
     n = len(train.labels)
     batch_size = min(cfg.batch_size, len(train.y))
     aug = augmenter(cfg.seed, cfg.augment)
+    source = train.source if train.source is not None else np.zeros(len(train.y), np.int32)
+    members = [np.flatnonzero(source == i) for i in range(source.max() + 1)]
+    shares = source_shares(cfg, [len(m) for m in members])
 
-    def prepare(x, y, training: bool):
+    def prepare(x, y, w, training: bool):
         x = tf.cast(x[..., None], tf.float32)
         if training:
             x = aug(x, training=True)
@@ -53,26 +76,43 @@ def make_datasets(
                 x, y = mixup(x, y, cfg.mixup)
             if teacher is not None:
                 y = (1 - cfg.teacher_weight) * y + cfg.teacher_weight * teacher(x)
-        return x, y
+        return x, y, w
 
+    def source_faces(i: int, idx: np.ndarray) -> tf.data.Dataset:
+        weights = class_weights(train.y[idx], n, cfg.class_weights)[train.y[idx]].astype(np.float32)
+        return (tf.data.Dataset.from_tensor_slices((train.x[idx], targets[idx], weights))
+                .shuffle(len(idx), seed=cfg.seed + i, reshuffle_each_iteration=True).repeat())
+
+    picked = [(i, idx) for i, idx in enumerate(members) if shares[i] > 0]
+    faces = source_faces(*picked[0]) if len(picked) == 1 else tf.data.Dataset.sample_from_datasets(
+        [source_faces(i, idx) for i, idx in picked], weights=[float(shares[i]) for i, _ in picked], seed=cfg.seed)
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((train.x, targets))
-        .shuffle(len(train.y), seed=cfg.seed, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=True)
-        .map(lambda x, y: prepare(x, y, True), num_parallel_calls=tf.data.AUTOTUNE)
+        faces.batch(batch_size, drop_remainder=True)
+        .map(lambda x, y, w: prepare(x, y, w, True), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
     val_ds = tf.data.Dataset.from_tensor_slices((val.x, np.eye(n, dtype=np.float32)[val.y])).batch(256).map(
-        lambda x, y: prepare(x, y, False))
-    return train_ds, val_ds
+        lambda x, y: (tf.cast(x[..., None], tf.float32), y))
+    return train_ds, val_ds, (cfg.epoch_faces or len(train.y)) // batch_size
 
 
-def class_weights(y: np.ndarray, n: int) -> dict[int, float]:
-    """Inverse-square-root frequency weights (mean 1): lifts rare disgust/fear without wrecking accuracy."""
-    counts = np.bincount(y, minlength=n).astype(float)
-    w = 1.0 / np.sqrt(np.maximum(counts, 1))
-    w *= n / w.sum()
-    return {i: float(v) for i, v in enumerate(w)}
+class SourceValidation(keras.callbacks.Callback):
+    """Every source's val accuracy and macro recall each epoch (`val_<source>_accuracy`, `val_<source>_macro_recall`)
+    and `val_score`, what the kept epoch is chosen by (`cfg.select`): the first source's val accuracy, or the mean of
+    every source's accuracy and macro recall. Placed after SwapEMAWeights, so it scores the weights that are kept."""
+
+    def __init__(self, vals: dict[str, FaceSet], select: str):
+        super().__init__()
+        self.vals, self.select = vals, select
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        forward, scores = graph_forward(self.model), []
+        for name, val in self.vals.items():
+            result = score(val.y, run_model(forward, val.x[..., None]).argmax(axis=1), val.labels)
+            logs[f"val_{name}_accuracy"], logs[f"val_{name}_macro_recall"] = result["accuracy"], result["macro_recall"]
+            scores += [result["accuracy"], result["macro_recall"]]
+        logs["val_score"] = float(np.mean(scores)) if self.select == "mean" else logs[f"val_{next(iter(self.vals))}_accuracy"]
 
 
 class EpochSummary(keras.callbacks.Callback):
@@ -88,7 +128,10 @@ class EpochSummary(keras.callbacks.Callback):
         print(
             f"epoch {epoch + 1}/{self.params['epochs']}: loss {logs.get('loss', 0):.4f} "
             f"acc {logs.get('accuracy', 0):.4f} val_loss {logs.get('val_loss', 0):.4f} "
-            f"val_acc {logs.get('val_accuracy', 0):.4f} ({logs['seconds']:.0f} s)",
+            f"val_acc {logs.get('val_accuracy', 0):.4f} "
+            + "".join(f"{key} {value:.4f} " for key, value in logs.items() if key.endswith("_recall") or key == "val_score"
+                      or (key.endswith("_accuracy") and key.count("_") > 1))
+            + f"({logs['seconds']:.0f} s)",
             flush=True,
         )
 
@@ -132,6 +175,9 @@ def initial_weights(model: keras.Model, source: str | Path) -> None:
                 trained.load_weights(source)
         else:
             trained, _ = load_model(source)  # the same weights plus a weightless temperature layer
+            nested = [layer for layer in trained.layers if isinstance(layer, keras.Model)]
+            if len(nested) == 1:  # an ensemble's member written back by `unpack`: its model inside output layers
+                trained = nested[0]
         prune_into(trained, model)  # a plain copy when the widths are the same
     except ValueError:
         raise ValueError(f"{source}: its architecture differs from '{model.name}' and is not a wider chain of the same "
@@ -211,9 +257,11 @@ def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until:
     # augmentations (it did: the first epoch after every resume scored ~4 points higher train accuracy).
     keras.utils.set_random_seed(cfg.seed + (0 if history is None else history["epoch"].nunique()))
 
-    train_set = load_split(cfg.data, "train")
-    val_set = load_split(cfg.data, "val", labels=train_set.labels)
-    labels = train_set.labels
+    train_sets = load_sources(cfg.data, "train")
+    labels = train_sets[0].labels
+    vals = {source_name(data): val for data, val in zip(cfg.data, load_sources(cfg.data, "val", labels))}
+    val_set = next(iter(vals.values()))  # the first source's: `val_accuracy`, calibration and the BatchNorm check
+    train_set = concatenate(train_sets)
     targets = np.eye(len(labels), dtype=np.float32)[train_set.y]
     teacher = None
     if cfg.teacher and not finalize_only:  # --finalize only evaluates: no targets needed
@@ -223,11 +271,11 @@ def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until:
             targets = run_teacher_targets(cfg.teacher, cfg.teacher_weight, train_set, out)
         print(f"targets: {1 - cfg.teacher_weight:g} x label + {cfg.teacher_weight:g} x the teacher's probabilities"
               f"{' for each augmented face' if teacher else ''}", flush=True)
-    train_ds, val_ds = make_datasets(train_set, targets, val_set, cfg, teacher)
-    steps = len(train_set.y) // min(cfg.batch_size, len(train_set.y))
+    train_ds, val_ds, steps = make_datasets(train_set, targets, val_set, cfg, teacher)
     model = compile_model(cfg, len(labels), steps)
-    print(f"{cfg.arch}: {model.count_params():,} parameters; {len(train_set.y)} train / {len(val_set.y)} val faces; "
-          f"{len(labels)} classes: {', '.join(labels)}", flush=True)
+    sizes = ", ".join(f"{name} {len(s.y)}/{len(vals[name].y)}" for name, s in zip(vals, train_sets))
+    print(f"{cfg.arch}: {model.count_params():,} parameters; train/val faces: {sizes}; {steps * min(cfg.batch_size, len(train_set.y))} "
+          f"faces an epoch; {len(labels)} classes: {', '.join(labels)}", flush=True)
 
     if cfg.init_from and not (out / "backup").exists():
         initial_weights(model, cfg.init_from)
@@ -237,33 +285,40 @@ def train(cfg: TrainConfig | None, out: str | Path, resume: bool = False, until:
             train_ds,
             validation_data=val_ds,
             epochs=min(until or cfg.epochs, cfg.epochs),
-            class_weight=class_weights(train_set.y, len(labels)),
+            steps_per_epoch=steps,
             callbacks=[
                 keras.callbacks.BackupAndRestore(out / "backup", delete_checkpoint=False),
+                # After the backup (which keeps the raw weights to train on), before the scores and the checkpoint
+                # (which see the EMA ones).
+                *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []),
+                SourceValidation(vals, cfg.select),
                 EpochSummary(),
                 keras.callbacks.CSVLogger(out / "history.csv", append=True),
-                # After the backup (which keeps the raw weights to train on), before the checkpoint (which keeps the EMA ones).
-                *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []),
                 keras.callbacks.ModelCheckpoint(
-                    out / "best.weights.h5", monitor="val_accuracy", mode="max", save_best_only=True,
+                    out / "best.weights.h5", monitor="val_score", mode="max", save_best_only=True,
                     save_weights_only=True,  # a resumed run keeps the true best weights
-                    initial_value_threshold=None if history is None else float(history["val_accuracy"].max()),
+                    initial_value_threshold=None if history is None else float(best_score(history)),
                 ),
             ],
             verbose=1 if sys.stderr.isatty() else 0,
         )
     model.load_weights(out / "best.weights.h5")
     pick = np.random.default_rng(cfg.seed).choice(len(train_set.y), min(BATCHNORM_FACES, len(train_set.y)), replace=False)
-    return finish_run(model, cfg, train_set.x[np.sort(pick)], val_set, out)
+    return finish_run(model, cfg, train_set.x[np.sort(pick)], vals, out)
 
 
-def finish_run(model: keras.Model, cfg: TrainConfig, clean_faces: np.ndarray, val: FaceSet, out: Path) -> dict:
-    """Set the BatchNorm statistics from `clean_faces` (train faces) where that does not lower val accuracy,
-    calibrate on val, save the model file, and write history plots and reports."""
+def best_score(history: pd.DataFrame) -> float:
+    """The best `val_score` of a run's epochs so far (runs from before it was logged chose by `val_accuracy`)."""
+    return history["val_score" if "val_score" in history else "val_accuracy"].max()
+
+
+def finish_run(model: keras.Model, cfg: TrainConfig, clean_faces: np.ndarray, vals: dict[str, FaceSet], out: Path) -> dict:
+    """Set the BatchNorm statistics from `clean_faces` (train faces) where that does not lower the first source's val
+    accuracy, calibrate on the sources' vals, save the model file, and write history plots and reports."""
     history = pd.read_csv(out / "history.csv").drop_duplicates("epoch", keep="last")
     shipped = float32_copy(model, cfg.arch)
-    reestimated = reestimate_batchnorm_if_better(shipped, clean_faces, val)
-    metrics = finish_model(shipped, cfg.arch, cfg.data, val, out, {
+    reestimated = reestimate_batchnorm_if_better(shipped, clean_faces, next(iter(vals.values())))
+    metrics = finish_model(shipped, cfg.arch, vals, out, {
         "init_from": cfg.init_from,
         "teacher": cfg.teacher,
         "epochs_done": int(history["epoch"].max() + 1),

@@ -18,18 +18,22 @@ from .calibration import calibrated, expected_calibration_error, fit_temperature
 from .data import FaceSet
 
 
-def finish_model(logits_model: keras.Model, arch: str, data: str, val: FaceSet, out: Path, details: dict) -> dict:
-    """Calibrate a float32 logits model on val, save it as `out/model.keras` (labels, temperature and TTA
-    setting inside), and write `confusion_matrix.png`, `report.txt` and `metrics.json` (with `details`)."""
+def finish_model(logits_model: keras.Model, arch: str, vals: dict[str, FaceSet], out: Path, details: dict) -> dict:
+    """Calibrate a float32 logits model on its sources' vals (name -> faces; the first is the run's `val`), save it
+    as `out/model.keras` (labels, temperature and TTA setting inside), and write `confusion_matrix.png`, `report.txt`
+    and `metrics.json` (with `details`; every source's scores under `sources`)."""
+    first, val = next(iter(vals.items()))
     labels = val.labels
-    batch = val.x[..., None]
     forward = graph_forward(logits_model)
-    logits, logits_tta = run_model(forward, batch), run_model(forward, batch, tta=True)
-    temperature = fit_temperature(logits, val.y)
-    result = score(val.y, logits.argmax(1), labels)
-    result_tta = score(val.y, logits_tta.argmax(1), labels)
+    logits = {name: run_model(forward, v.x[..., None]) for name, v in vals.items()}
+    logits_tta = {name: run_model(forward, v.x[..., None], tta=True) for name, v in vals.items()}
+    # One temperature for every source's faces: the file is used on all of them.
+    temperature = fit_temperature(np.concatenate(list(logits.values())), np.concatenate([v.y for v in vals.values()]))
+    results = {name: score(v.y, logits[name].argmax(1), labels) for name, v in vals.items()}
+    results_tta = {name: score(v.y, logits_tta[name].argmax(1), labels) for name, v in vals.items()}
+    result, result_tta = results[first], results_tta[first]
     metrics = {
-        "split": f"val ({data})",
+        "split": f"val ({first})",
         "arch": arch,
         **details,
         "parameters": int(logits_model.count_params()),
@@ -38,27 +42,38 @@ def finish_model(logits_model: keras.Model, arch: str, data: str, val: FaceSet, 
         "val_macro_recall": result["macro_recall"],
         "val_macro_recall_tta": result_tta["macro_recall"],
         "temperature": round(temperature, 4),
-        "ece_before": round(expected_calibration_error(calibrated(logits, 1.0), val.y), 4),
-        "ece_after": round(expected_calibration_error(calibrated(logits, temperature), val.y), 4),
-        "ece_after_tta": round(expected_calibration_error(calibrated(logits_tta, temperature), val.y), 4),
+        "ece_before": round(expected_calibration_error(calibrated(logits[first], 1.0), val.y), 4),
+        "ece_after": round(expected_calibration_error(calibrated(logits[first], temperature), val.y), 4),
+        "ece_after_tta": round(expected_calibration_error(calibrated(logits_tta[first], temperature), val.y), 4),
         "per_class_recall": {n: result["per_class"][n]["recall"] for n in labels},
         "per_class_recall_tta": {n: result_tta["per_class"][n]["recall"] for n in labels},
         "confusion": result["confusion"],
+        "sources": {name: source_scores(results[name], results_tta[name]) for name in vals},
     }
     # TTA costs a pass per view (small next to finding faces in a photo); on by default if it helps >= 0.5 points.
     metrics["tta_default"] = bool(result_tta["accuracy"] - result["accuracy"] >= 0.005)
     save_model(calibrated_model(logits_model, temperature), out / "model.keras", labels, temperature=temperature,
                arch=arch, val_accuracy=result["accuracy"], val_accuracy_tta=result_tta["accuracy"],
                tta_default=metrics["tta_default"])
-    plot_confusion(result, out / "confusion_matrix.png", f"val, {arch} (normalized by true class)")
-    (out / "report.txt").write_text(
-        report_text(result) + f"\n\nwith test-time augmentation ({TTA_VIEWS}):\n" + report_text(result_tta) + "\n"
-    )
+    plot_confusion(result, out / "confusion_matrix.png", f"val ({first}), {arch} (normalized by true class)")
+    (out / "report.txt").write_text("\n\n".join(
+        f"val ({name}):\n" + report_text(results[name]) + f"\n\nwith test-time augmentation ({TTA_VIEWS}):\n"
+        + report_text(results_tta[name]) for name in vals) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"val accuracy {result['accuracy']:.4f} (TTA {result_tta['accuracy']:.4f}), macro recall "
-          f"{result['macro_recall']:.4f}; temperature {temperature:.3f}; ECE {metrics['ece_before']:.4f} -> "
-          f"{metrics['ece_after']:.4f}; model saved to {out / 'model.keras'}", flush=True)
+    for name in vals:
+        print(f"val ({name}) accuracy {results[name]['accuracy']:.4f} (TTA {results_tta[name]['accuracy']:.4f}), "
+              f"macro recall {results[name]['macro_recall']:.4f} (TTA {results_tta[name]['macro_recall']:.4f})", flush=True)
+    print(f"temperature {temperature:.3f}; ECE {metrics['ece_before']:.4f} -> {metrics['ece_after']:.4f}; "
+          f"model saved to {out / 'model.keras'}", flush=True)
     return metrics
+
+
+def source_scores(result: dict, result_tta: dict) -> dict:
+    """One source's val scores for metrics.json: accuracy, macro recall and per-class recall, single pass and TTA."""
+    return {"accuracy": result["accuracy"], "accuracy_tta": result_tta["accuracy"],
+            "macro_recall": result["macro_recall"], "macro_recall_tta": result_tta["macro_recall"],
+            "per_class_recall": {n: v["recall"] for n, v in result["per_class"].items()},
+            "per_class_recall_tta": {n: v["recall"] for n, v in result_tta["per_class"].items()}}
 
 
 def plot_confusion(result: dict, path: str | Path, title: str) -> None:

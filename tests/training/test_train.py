@@ -12,16 +12,18 @@ import pandas as pd
 import pytest
 
 import shlex
+import shutil
 
+from conftest import fer_files
 from emotion.detector import EmotionDetector
 from emotion.labels import FER2013_LABELS
 from emotion.modelfile import load_model
 from training.architectures import build_logits_model
 from training.cli import build_parser, main
 from training.config import TrainConfig
-from training.data import load_fer_csv, load_folder, load_split
+from training.data import concatenate, load_fer_csv, load_folder, load_sources, load_split
 from training.distill import online_teacher, teacher_targets
-from training.fit import make_datasets, reestimate_batchnorm
+from training.fit import class_weights, make_datasets, reestimate_batchnorm
 from training.prune import prune_into
 from training.publish import command
 
@@ -269,10 +271,10 @@ def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset, m
     assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "t")]) == 0
     teacher = tmp_path / "t" / "model.keras"
     faces = load_split(tiny_dataset, "train", labels=tuple(reversed(FER2013_LABELS)))
-    cfg = TrainConfig(data=str(tiny_dataset), batch_size=16, teacher_weight=0.25)
-    train_ds, _ = make_datasets(faces, np.eye(7, dtype=np.float32)[faces.y], faces, cfg,
-                                online_teacher([teacher], faces.labels))
-    x, y = next(iter(train_ds))
+    cfg = TrainConfig(data=[str(tiny_dataset)], batch_size=16, teacher_weight=0.25)
+    train_ds, _, _ = make_datasets(faces, np.eye(7, dtype=np.float32)[faces.y], faces, cfg,
+                                   online_teacher([teacher], faces.labels))
+    x, y, _ = next(iter(train_ds))
     x, y = np.asarray(x), np.asarray(y)
     assert not any((x[:, :, :, 0] == face).all() for face in faces.x)  # augmented views, not the stored faces
     probs = EmotionDetector.load(teacher, finder="haar", tta=False).probabilities(x)
@@ -359,3 +361,62 @@ def test_shift_augmentation_trains_and_is_recorded_in_the_runs_command(tmp_path,
     assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "1",
                  "--augment", "shift"]) == 0
     assert "--augment shift" in TrainConfig.read(out).command(out)
+
+
+@pytest.fixture(scope="module")
+def second_source(tmp_path_factory) -> Path:
+    """A second, uneven source: 12 happy and 3 sad train faces (other FER2013 files than tiny_dataset's), 4 val each."""
+    root = tmp_path_factory.mktemp("second")
+    for split, counts in (("train", {"happy": 12, "sad": 3}), ("val", {"happy": 4, "sad": 4})):
+        for label, n in counts.items():
+            (root / split / label).mkdir(parents=True)
+            for f in fer_files("train", label, 40 + n)[40:]:
+                shutil.copy(f, root / split / label / f.name)
+    return root
+
+
+def test_each_source_gives_its_share_of_an_epoch_weighted_by_its_own_classes(tiny_dataset, second_source):
+    """--source-weights 1 3: a quarter of the faces drawn come from the first source; each face's loss weight is its
+    class's weight within its own source (the even first source: 1; the second: sad weighs twice happy, 1/sqrt(3/12))."""
+    sets = load_sources([str(tiny_dataset), str(second_source)], "train")
+    faces = concatenate(sets)
+    assert list(np.bincount(faces.source)) == [84, 15] and sets[1].labels == sets[0].labels
+    cfg = TrainConfig(data=[str(tiny_dataset), str(second_source)], source_weights=[1, 3], epoch_faces=4000,
+                      batch_size=50)
+    train_ds, _, steps = make_datasets(faces, np.eye(7, dtype=np.float32)[faces.y], sets[0], cfg)
+    assert steps == 80
+    weights = np.concatenate([np.asarray(w) for _, _, w in train_ds.take(steps)])
+    second = class_weights(sets[1].y, 7)
+    assert np.mean(np.isclose(weights, 1.0)) == pytest.approx(0.25, abs=0.03)
+    happy, sad = second[FER2013_LABELS.index("happy")], second[FER2013_LABELS.index("sad")]
+    assert sad == pytest.approx(2 * happy)
+    np.testing.assert_allclose(np.unique(weights.round(4)), sorted([happy.round(4), 1.0, sad.round(4)]), atol=1e-4)
+    assert (happy + sad) / 2 == pytest.approx(1.0)  # mean 1 over the classes the source has
+    with pytest.raises(ValueError, match="one per --data source"):
+        make_datasets(faces, np.eye(7, dtype=np.float32)[faces.y], sets[0], TrainConfig(data=cfg.data, source_weights=[1]))
+
+
+@pytest.mark.graph
+def test_a_run_on_two_sources_scores_and_keeps_epochs_by_both_and_resumes(tmp_path, tiny_dataset, second_source):
+    """Every epoch logs each source's val accuracy and macro recall and the score the kept epoch is chosen by (the mean
+    of them with --select mean); the finished run reports both sources; run.json and the command keep the sources."""
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_dataset), str(second_source), "--source-weights", "1", "1", "--select", "mean",
+            "--arch", "tiny", "--epochs", "2", "--epoch-faces", "64", "--batch-size", "16", "--out", str(out)]
+    assert main(argv + ["--until", "1"]) == 0
+    assert main(["train", "--out", str(out), "--resume"]) == 0
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == [0, 1]
+    tiny, second = tiny_dataset.name, second_source.name
+    scores = history[[f"val_{tiny}_accuracy", f"val_{tiny}_macro_recall", f"val_{second}_accuracy",
+                      f"val_{second}_macro_recall"]]
+    np.testing.assert_allclose(history["val_score"], scores.mean(axis=1), atol=1e-6)
+    np.testing.assert_allclose(history[f"val_{tiny}_accuracy"], history["val_accuracy"], atol=1e-3)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["sources"]) == {tiny, second} and metrics["split"] == f"val ({tiny})"
+    assert metrics["sources"][tiny]["accuracy"] == metrics["val_accuracy"]
+    assert set(metrics["sources"][second]["per_class_recall_tta"]) == set(FER2013_LABELS)
+    cfg = TrainConfig.read(out)
+    assert cfg.data == [str(tiny_dataset), str(second_source)] and cfg.source_weights == [1.0, 1.0]
+    assert TrainConfig.from_args(build_parser().parse_args(shlex.split(cfg.command(out))[3:])) == cfg
+    assert f"val ({second}):" in (out / "report.txt").read_text()
