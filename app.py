@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import tempfile
 import threading
 from collections import Counter
@@ -25,10 +27,12 @@ EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "s
 DOT = {"angry": "🔴", "disgust": "🟢", "fear": "🟣", "happy": "🟡", "sad": "🔵", "surprise": "🟠", "neutral": "⚪"}  # as COLORS
 PRIORS = {"default": "As the model ships", "training": "As in its training photos", "balanced": "All equally common"}
 DISPLAY_SIDE = 1600  # photos are shown at most this large: the browser's column is narrower anyway
+MIN_SHOWN_SIDE = 16  # and strips at least this thick
 THUMBNAIL_SIDE = 320  # and thumbnails at least this large, so that their labels can be read
 # The suffixes emotion.imageio reads (IMAGE_SUFFIXES), written out: importing it would import the whole runtime
 # before the page's frame is drawn. The most common first: the uploader lists them in this order, cut to its width.
 PHOTO_TYPES = ["jpg", "jpeg", "png", "heic", "heif", "webp", "avif", "gif", "bmp", "tif", "tiff", "pgm", "ppm"]
+YEARS = (1900, 2020)  # the year slider's range
 PHOTO_MB = 20  # largest photo upload; videos may use the server's whole maxUploadSize (.streamlit/config.toml)
 VIDEO_SIDE = 960  # the annotated video the page sends back is at most this large: ~1 Mbit/s
 PLAYER_HEIGHT = 560  # a portrait video is shown at most this tall, its controls on screen (the column would be taller)
@@ -39,6 +43,7 @@ ANALYSIS_SLOTS = max(1, (os.cpu_count() or 2) // 2)
 MAX_LIVE_VIEWERS = int(os.environ.get("MOOD_MAX_LIVE_VIEWERS") or os.cpu_count() or 2)
 # Remote deployments need a STUN/TURN server: set MOOD_RTC_CONFIGURATION to a JSON RTCConfiguration,
 # e.g. '{"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}'. On localhost none is needed.
+MARKUP = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation: what Markdown (and Streamlit's directives) can parse
 RTC_CONFIGURATION = json.loads(os.environ.get("MOOD_RTC_CONFIGURATION", '{"iceServers": []}'))
 
 st.set_page_config(page_title="Mood movies", page_icon="🎬", layout="wide")
@@ -58,6 +63,7 @@ with photo:
     )
 
 # The rest, imported while the browser draws the frame above.
+import cv2
 import numpy as np
 import pandas as pd
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
@@ -145,6 +151,13 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
         if len(faces) == 1 and faces[0].guessed:
             note = f"No face found in {name}; being a thumbnail, it was read whole as one face crop."
         shown = annotate(image, faces, max_side=DISPLAY_SIDE, numbers=range(1, len(faces) + 1), min_side=THUMBNAIL_SIDE)
+        # A strip (1 x 5000 px) gets a white margin to a shown height: st.image scales to the column and refused a
+        # side that rounds to no pixels.
+        short = max(0, (MIN_SHOWN_SIDE - min(shown.shape[:2])) // 2)
+        if short:
+            wide = shown.shape[0] < shown.shape[1]
+            shown = cv2.copyMakeBorder(shown, *((short, short, 0, 0) if wide else (0, 0, short, short)),
+                                       cv2.BORDER_CONSTANT, value=(255, 255, 255))
         return faces, shown, note
 
 
@@ -172,6 +185,13 @@ def analyse_video(digest: str, name: str, model_path: str, _version: float, min_
         bar.empty()
         return {"summary": result.summary, "csv": (out / "frames.csv").read_bytes(),
                 "video": (out / "annotated.mp4").read_bytes(), "size": result.size}
+
+
+def literal(text: object) -> str:
+    """Text from a file or an upload (a name, a film's title or genres, an error naming them) as Markdown that shows it
+    as it is: every ASCII punctuation mark escaped, so `![](http://host/x)` stays text and fetches nothing, and `]`,
+    `:blue[...]` or `$...$` cannot break out of the element it is shown in."""
+    return MARKUP.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def mood_line(scores: dict[str, float]) -> str:
@@ -230,24 +250,33 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
     moods = {}
     for upload, name in zip(uploads, shown_names(uploads)):
         data = upload.getvalue()
+        if len(data) > PHOTO_MB * 2**20:  # the uploader's limit is the browser's: checked here too
+            st.error(f"{literal(name)}: {len(data) / 2**20:.0f} MB, over the {PHOTO_MB} MB limit for photos; upload a "
+                     "smaller copy")
+            continue
         try:
             # The photo face finder is usually loaded already, at the end of the first view (bottom of this script).
             with st.spinner(f"Finding and labelling the faces in {name} ..."):
                 faces, shown, note = analyse_photo(hashlib.sha256(data).hexdigest(), name, model_path,
                                                    version(model_path), finder, tta, min_face, prior, data)
         except ImageError as exc:
-            st.error(str(exc))
+            st.error(literal(exc))
+            continue
+        except Exception:  # noqa: BLE001  a bug shown as one line: the other photos, tabs and films still render
+            logging.getLogger(__name__).exception("analysing %s", name)
+            st.error(f"{literal(name)}: could not be analysed (an internal error, logged on the server); try another "
+                     "photo")
             continue
         every_face += faces
         if note:
-            st.caption(note)
+            st.caption(literal(note))
         if not faces:
             st.image(shown, channels="BGR", caption=name, width="stretch")
-            st.warning(f"No face found in {name}. Try a photo where faces are larger and facing the camera.")
+            st.warning(f"No face found in {literal(name)}. Try a photo where faces are larger and facing the camera.")
             continue
         mood = moods[upload.file_id] = mean_mood(faces)
         who = "1 face" if len(faces) == 1 else f"the {len(faces)} faces"
-        st.markdown(f"**{name}** — mood of {who}: {mood_line(mood)}")
+        st.markdown(f"**{literal(name)}** — mood of {who}: {mood_line(mood)}")
         if before.get(upload.file_id) != mood:  # a new photo: its mood drives the films
             set_mood(mood, f"photo {name}")
         elif st.button("🎬 Films for this photo", key=f"films_{upload.file_id}"):
@@ -288,21 +317,26 @@ def video_tab(model_path: str, min_face: int, prior: str) -> None:
         clip = analyse_video(hashlib.sha256(data).hexdigest(), upload.name, model_path, version(model_path), min_face,
                              prior, data)
     except ClipError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
+        return
+    except Exception:  # noqa: BLE001  a bug shown as one line: the other tabs and the films still render
+        logging.getLogger(__name__).exception("analysing %s", upload.name)
+        st.error(f"{literal(upload.name)}: could not be analysed (an internal error, logged on the server); try "
+                 "another video")
         return
     summary = clip["summary"]
     if summary["error"]:
-        st.warning(f"{summary['error']}. Shown: the video up to {summary['analysed_to_s']:.0f} s.")
+        st.warning(f"{literal(summary['error'])}. Shown: the video up to {summary['analysed_to_s']:.0f} s.")
     if summary["duration_s"] > MAX_VIDEO_SECONDS:
         st.caption(f"A long video: its first {MAX_VIDEO_SECONDS // 60} minutes were analysed.")
     name, stem = upload.name, Path(upload.name).stem
     if not summary["faces_seen"]:
         player(clip)
-        st.warning(f"No face found in {name}. Try a video where faces are larger and facing the camera.")
+        st.warning(f"No face found in {literal(name)}. Try a video where faces are larger and facing the camera.")
         return
     mood = summary["mood"]
     who = "1 face" if summary["faces_seen"] == 1 else f"{summary['faces_seen']} faces"
-    st.markdown(f"**{name}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood)}")
+    st.markdown(f"**{literal(name)}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood)}")
     if st.session_state.get("video_mood") != (upload.file_id, mood):  # a new video: its mood drives the films
         st.session_state.video_mood = (upload.file_id, mood)
         set_mood(mood, f"video {name}")
@@ -394,25 +428,27 @@ def live_tab(det: EmotionDetector) -> None:
 
 def film_card(film: dict) -> None:
     with st.container(border=True):
-        title = f"[{film['title']}]({film['url']})" if film["url"] else film["title"]
+        title = f"[{literal(film['title'])}]({film['url']})" if film["url"] else literal(film["title"])
         # The genres the mood asked for stand out from the film's others.
-        badges = " ".join(f":{'blue' if g in film['matched_genres'] else 'gray'}-badge[{g}]" for g in film["genres"])
+        badges = " ".join(f":{'blue' if g in film['matched_genres'] else 'gray'}-badge[{literal(g)}]"
+                          for g in film["genres"])
         st.markdown(f"**{title}** ({film['year'] or 'year unknown'})  \n{badges}")
         rated = (f"⭐ {film['rating_mean']:.1f} from {film['rating_count']} rating{'s' if film['rating_count'] != 1 else ''}"
                  if film["rating_mean"] is not None else "no ratings in this catalog")
-        st.caption(f"{rated} · {film['why'][0].upper()}{film['why'][1:]}")
+        st.caption(f"{rated} · {literal(film['why'][0].upper() + film['why'][1:])}")
 
 
 def recommendations(catalog, catalog_error: Exception | None, filters: Filters, mode: str) -> None:
     st.subheader("🎬 Films for your mood")
     if catalog_error is not None:
-        st.error(f"The movie catalog cannot be used: {catalog_error}. Choose another catalog under Advanced in the sidebar.")
+        st.error(f"The movie catalog cannot be used: {literal(catalog_error)}. Choose another catalog under Advanced in "
+                 "the sidebar.")
         return
     mood = st.session_state.get("mood")
     if not mood:
         st.info("Upload a photo or use the webcam, then your films appear here.")
         return
-    st.markdown(f"Mood from the {st.session_state.mood_source}: {mood_line(mood)}")
+    st.markdown(f"Mood from the {literal(st.session_state.mood_source)}: {mood_line(mood)}")
     choice = (tuple(sorted(mood.items())), mode, filters, id(catalog))
     if st.session_state.get("films_for") != choice:  # a new mood, mode, filter or catalog: start at the first films
         st.session_state.films_for, st.session_state.page = choice, 0
@@ -441,7 +477,7 @@ with st.sidebar:
     st.header("Films")
     mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
     min_votes = st.slider("Minimum ratings", 0, 200, 20, step=5)
-    years = st.slider("Years", 1900, 2020, (1900, 2020))
+    years = st.slider("Years", *YEARS, YEARS)
     genre_slot = st.empty()
     with st.expander("Advanced"):
         models = offered(DEFAULT_MODEL, "*.keras", "MOOD_MODELS")
@@ -464,7 +500,7 @@ with st.sidebar:
             for meta in (model.meta, load_model(live_path, version(live_path)).meta):  # each tab's model must assume it
                 resolve(prior, meta)
     except PriorError as exc:  # a model file from before priors were recorded: it runs as trained
-        st.caption(f"{PRIORS[prior]}: {exc}")
+        st.caption(f"{PRIORS[prior]}: {literal(exc)}")
         prior = "default"
     # Default: the model's own setting (on when it helped on val). Live video stays without it:
     # 18 times the classification cost per frame for a label that is smoothed over time anyway.
@@ -476,14 +512,14 @@ with st.sidebar:
     try:
         catalog = load_movies(catalog_path, version(catalog_path))
         if (note := skipped_message(catalog)):
-            st.caption(note)
+            st.caption(literal(note))
     except CatalogError as exc:
         catalog_error = exc
     with genre_slot:
         exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [])
 
 if model_error is not None:  # the page goes on: uploads, mood and films stay until a working model is chosen
-    notice.error(f"Cannot load the model: {model_error}. Choose another model under Advanced in the sidebar.")
+    notice.error(f"Cannot load the model: {literal(model_error)}. Choose another model under Advanced in the sidebar.")
 
 with photo:
     photo_tab(uploads, model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
@@ -498,7 +534,9 @@ with live:
     else:
         st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 with side:
-    recommendations(catalog, catalog_error, Filters(min_votes, years[0], years[1], tuple(exclude)), mode)
+    # The slider's full range is no year filter: a catalog may not know every film's year.
+    year_from, year_to = (None if y == end else y for y, end in zip(years, YEARS))
+    recommendations(catalog, catalog_error, Filters(min_votes, year_from, year_to, tuple(exclude)), mode)
 
 if model_error is None:
     # Made here, at the end of the first view, rather than at the first upload: the photo finder loads TensorFlow and

@@ -13,7 +13,7 @@ import os
 
 # Bump when the rows the runtime gives for the same model file and settings change (face finding, framing,
 # inference): `emotion batch` records it, so that a rerun never adds rows made otherwise to a table.
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 
 # Before TensorFlow is imported anywhere: TF's C++ start-up chatter is noise on a CLI and a page.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -27,6 +28,7 @@ from .clip import VIDEO_SUFFIXES, Clip, ClipError, face_columns, follow, frame_r
 from .detector import DEFAULT_MODEL
 from .imageio import IMAGE_SUFFIXES, ImageError, read_image
 from .modelfile import file_sha256
+from .names import as_text
 from .prior import resolve
 
 FLUSH_SECONDS = 2.0  # finished files' rows are saved at least this often: what a killed run can lose
@@ -37,6 +39,9 @@ BATCH_FILES = 16
 # One reading task reads files far faster than this many actors analyse them; without a cap Ray Data ran 15
 # reading tasks at once on 2 cores, each a new Ray worker process (bench/RESULTS.md).
 ACTORS_PER_READER = 32
+
+
+TEXT_COLUMNS = ("file", "kind", "emotion", "error")
 
 
 @dataclass(frozen=True)
@@ -52,24 +57,38 @@ class Settings:
 
 
 def find_files(inputs: Iterable[str]) -> tuple[list[str], list[str]]:
-    """The photo and video files named by `inputs` (files, folders searched recursively, globs), each once, and the
-    inputs that named nothing. A file named directly is kept whatever its suffix (it gets an error row if it is no
-    photo or video); in folders and globs only photo and video suffixes count."""
+    """The photo and video files named by `inputs` (files, folders searched recursively, globs), each once under the
+    name it was found by (a link is not replaced by its target: its name says what it holds), and the inputs that
+    named nothing. A file named directly is kept whatever its suffix or kind (it gets an error row if it is no photo
+    or video); in folders and globs only photo and video names count. A search never enters a linked folder, so a
+    link loop cannot make it endless."""
     wanted = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    media = lambda f: Path(f).suffix.lower() in wanted and not os.path.isdir(f)  # noqa: E731
     files, missing = [], []
     for item in inputs:
-        path = Path(item)
-        if path.is_file():
-            found = [path]
-        elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+        if os.path.isdir(item):
+            found = [f for f in _glob(os.path.join(glob.escape(item), "**", "*"), hidden=True) if media(f)]
+        elif os.path.lexists(item):  # a file, or a link, FIFO or device named directly: its row says what it is
+            found = [item]
         else:
-            found = sorted(Path(p) for p in glob.glob(item, recursive=True)
-                           if Path(p).is_file() and Path(p).suffix.lower() in wanted)
+            found = [f for f in _glob(item) if media(f)]
         if not found:
             missing.append(item)
-        files += [str(p.resolve()) for p in found]
+        files += [os.path.abspath(f) for f in found]
     return list(dict.fromkeys(files)), missing
+
+
+def _glob(pattern: str, hidden: bool = False) -> list[str]:
+    """What `pattern` matches (`**`: any depth), sorted; links to folders are not entered (wcmatch without FOLLOW),
+    where Python's glob follows them into every loop."""
+    from wcmatch import glob as wglob
+
+    return sorted(wglob.glob(pattern, flags=wglob.GLOBSTAR | (wglob.DOTGLOB if hidden else 0)))
+
+
+def file_kind(path: str) -> str:
+    """"video" or "photo", by the name's suffix (the name given: a link named clip.mp4 is a video)."""
+    return "video" if Path(path).suffix.lower() in VIDEO_SUFFIXES else "photo"
 
 
 class FileAnalyser:
@@ -96,7 +115,7 @@ class FileAnalyser:
 
     def rows(self, path: str, data: bytes | None = None) -> list[dict]:
         """Every face of the photo or video at `path` (its content in `data`, if already read)."""
-        kind = "video" if Path(path).suffix.lower() in VIDEO_SUFFIXES else "photo"
+        kind = file_kind(path)
         try:
             rows = self._video(path, data) if kind == "video" else self._photo(path, data)
         except (ImageError, ClipError) as exc:
@@ -128,11 +147,14 @@ def table(rows: list[dict], labels: tuple[str, ...]) -> pd.DataFrame:
     """Rows as the output's table: the same columns and types whichever way they were computed."""
     columns = ["file", "kind", "frame", "time_s", "face_id", "x", "y", "w", "h", *labels, "emotion", "confidence",
                "error"]
-    df = pd.DataFrame(rows, columns=columns)
+    text = list(TEXT_COLUMNS)
+    # Names that are not UTF-8, as text a table can hold (pandas stores text as UTF-8 already when the frame is made).
+    df = pd.DataFrame([{k: as_text(v) if k in TEXT_COLUMNS and isinstance(v, str) else v for k, v in r.items()}
+                       for r in rows], columns=columns)
     ints = ["frame", "face_id", "x", "y", "w", "h"]
     df[ints] = df[ints].astype("Int64")
     df[["time_s", *labels, "confidence"]] = df[["time_s", *labels, "confidence"]].astype("float64")
-    df[["file", "kind", "emotion", "error"]] = df[["file", "kind", "emotion", "error"]].astype("string")
+    df[text] = df[text].astype("string")
     return df
 
 
@@ -147,6 +169,22 @@ def made_with(settings: Settings, meta: dict) -> dict:
     return {"runtime": __version__, "model_sha256": file_sha256(model)[:12], "finder": settings.finder,
             "tta": meta.get("tta_default", False) if settings.tta is None else settings.tta,
             "prior": prior and {k: round(v, 6) for k, v in prior.items()}, "fps": settings.fps}
+
+
+# A spreadsheet runs a CSV cell that starts with one of these as a formula (=HYPERLINK(...) in a file name): such
+# cells, and cells that start with the quote itself, are written after a quote, which spreadsheets show as text.
+CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+CSV_QUOTE = "'"
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every text cell a spreadsheet would run as a formula quoted (`CSV_FORMULA`); `Output` unquotes them
+    when it reads the table back."""
+    text = list(TEXT_COLUMNS)
+    quoted = df.copy()
+    quoted[text] = df[text].map(lambda v: CSV_QUOTE + v if isinstance(v, str) and v.startswith(
+        (*CSV_FORMULA, CSV_QUOTE)) else v)
+    return quoted
 
 
 class Output:
@@ -164,9 +202,25 @@ class Output:
         self._pending: list[dict] = []
         self._saved = time.monotonic()
 
+    def claim(self) -> None:
+        """Make this process the output's only writer, until it exits: a second run on the same output is refused
+        (two runs both wrote every row, or one died midway)."""
+        from filelock import FileLock, Timeout
+
+        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise ValueError("another `emotion batch` run is writing it; wait for that run to end, or choose another "
+                             "--out") from None
+
     def _read(self, path: Path) -> pd.DataFrame:
-        df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-        return table(df.to_dict("records"), self.labels) if path.suffix.lower() == ".csv" else df
+        if path.suffix.lower() != ".csv":
+            return pd.read_parquet(path)
+        text = list(TEXT_COLUMNS)
+        df = pd.read_csv(path, dtype={c: "string" for c in text})
+        df[text] = df[text].map(lambda v: v[1:] if isinstance(v, str) and v.startswith(CSV_QUOTE) else v)
+        return table(df.to_dict("records"), self.labels)
 
     def _tables(self) -> list[pd.DataFrame]:
         found = [self._read(self.path)] if self.path.exists() else []
@@ -181,6 +235,9 @@ class Output:
                 self.settings.write_text(json.dumps(made, indent=2))
             return
         kept = json.loads(self.settings.read_text())
+        if not isinstance(kept, dict):
+            raise ValueError(f"{self.settings} holds no settings record; remove it together with the table, or "
+                             "write to another --out")
         shown = lambda v: ",".join(f"{k}={x:.3g}" for k, x in v.items()) if isinstance(v, dict) else v  # noqa: E731
         differ = [f"{k}: {shown(kept[k]) if k in kept else 'not recorded'} there, {shown(v)} now"
                   for k, v in made.items() if kept.get(k) != v]
@@ -217,7 +274,7 @@ class Output:
         df = df.sort_values(["file", "frame", "face_id"], kind="stable", na_position="first").reset_index(drop=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         if self.path.suffix.lower() == ".csv":
-            df.to_csv(tmp, index=False)
+            csv_safe(df).to_csv(tmp, index=False)
         else:
             df.to_parquet(tmp, index=False)
         tmp.rename(self.path)
@@ -248,17 +305,35 @@ def run_here(files: list[str], settings: Settings) -> Iterator[list[dict]]:
 
 
 def run_jobs(files: list[str], settings: Settings, jobs: int) -> Iterator[list[dict]]:
-    """Each file's rows as they finish, from `jobs` worker processes that each load the model once."""
-    # spawn, not fork: TensorFlow and the TFLite runtime are not fork-safe once loaded.
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker,
-                             initargs=(settings,)) as pool:
-        queue = iter(files)
-        running = {pool.submit(_work, f) for f in _take(queue, 2 * jobs)}  # a few ahead: workers never wait
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            running |= {pool.submit(_work, f) for f in _take(queue, len(finished))}
-            for future in finished:
-                yield future.result()
+    """Each file's rows as they finish, from `jobs` worker processes that each load the model once. A worker that
+    dies (killed, e.g. by the out-of-memory killer) takes the files in flight with it: the others go on in new
+    workers, and those files are tried again one at a time; one that stops its worker again gets an error row."""
+    suspects = yield from _pool_rows(files, settings, jobs)
+    for path in suspects:
+        if (yield from _pool_rows([path], settings, 1)):
+            yield [{"file": path, "kind": file_kind(path), "error": f"{as_text(Path(path).name)}: the worker analysing "
+                    "it stopped (killed, e.g. out of memory); analyse it alone, or with more memory"}]
+
+
+def _pool_rows(files: list[str], settings: Settings, jobs: int) -> Iterator[list[dict]]:
+    """`run_jobs`' rows from as many pools as it takes: a broken pool is replaced; returns the files it lost."""
+    queue, lost = iter(files), []
+    while True:
+        # spawn, not fork: TensorFlow and the TFLite runtime are not fork-safe once loaded.
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker,
+                                 initargs=(settings,)) as pool:
+            running = {pool.submit(_work, f): f for f in _take(queue, 2 * jobs)}  # a few ahead: workers never wait
+            try:
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        rows = future.result()
+                        del running[future]
+                        yield rows
+                    running |= {pool.submit(_work, f): f for f in _take(queue, len(finished))}
+                return lost
+            except BrokenProcessPool:
+                lost += running.values()
 
 
 def _take(items: Iterator[str], n: int) -> list[str]:

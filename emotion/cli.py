@@ -7,14 +7,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
 from pathlib import Path
 
+from .names import as_text
+
 
 class CliError(Exception):
     """A user-facing problem: printed as one line, exit code 2."""
+
+
+def frame_rate(text: str) -> float:
+    """--fps: frames per second, a finite number >= 0 (0: every frame)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a frame rate; give frames per second, 0 or more (0: every "
+                                         "frame)")
+    return value
+
+
+def worker_count(text: str) -> int:
+    """--jobs: a whole number >= 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of workers; give 1 or more")
+    return int(text)
 
 
 def _load_detector(args: argparse.Namespace):
@@ -61,21 +83,22 @@ def _predict(args: argparse.Namespace) -> int:
             image = read_image(path)
         except ImageError as exc:
             failed = True
-            results.append({"image": path, "error": str(exc)})
+            results.append({"image": as_text(path), "error": as_text(str(exc))})
             if not args.json:
-                print(f"error: {exc}", file=sys.stderr)
+                print(f"error: {as_text(str(exc))}", file=sys.stderr)
             continue
         # Loaded with the first readable image: a mistyped path is told at once, not after the model and the
         # face finder (TensorFlow) have loaded.
         det = det or _load_detector(args)
         faces = det.detect(image)
-        results.append({"image": path, "faces": [f.to_json() for f in faces]})
+        results.append({"image": as_text(path), "faces": [f.to_json() for f in faces]})
         if args.annotate:
             import cv2
 
-            cv2.imwrite(str(Path(args.annotate) / copy), annotate(image, faces))
+            # Encoded here and written by Python, which keeps any name's bytes (cv2.imwrite takes UTF-8 names only).
+            (Path(args.annotate) / copy).write_bytes(cv2.imencode(".png", annotate(image, faces))[1].tobytes())
         if not args.json:
-            print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+            print(f"{as_text(path)}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
             for f in faces:
                 top = sorted(f.scores.items(), key=lambda kv: -kv[1])[:3]
                 print(f"  {f.emotion:<9} box {f.box}  " + "  ".join(f"{k} {v:.0%}" for k, v in top))
@@ -89,8 +112,10 @@ def _video(args: argparse.Namespace) -> int:
 
     from .clip import ClipError, analyse_clip
 
-    det = _load_detector(args)
     out = Path(args.out or f"{Path(args.video).stem}-emotion")
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {as_text(out)}: is a file, not a folder; name a folder for the results")
+    det = _load_detector(args)
     with tqdm(unit="s", desc="video analysed", disable=args.json,
               bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} s of video [{elapsed}<{remaining}, {rate_fmt}]") as bar:
         def progress(seconds: float, total: float | None) -> None:
@@ -106,14 +131,14 @@ def _video(args: argparse.Namespace) -> int:
         print(json.dumps(s, indent=2))
     else:
         mood = "  ".join(f"{k} {v:.0%}" for k, v in sorted(s["mood"].items(), key=lambda kv: -kv[1])[:3])
-        print(f"{args.video}: {s['frames_analysed']} frames analysed, {s['faces_seen']} face"
+        print(f"{as_text(args.video)}: {s['frames_analysed']} frames analysed, {s['faces_seen']} face"
               f"{'s' if s['faces_seen'] != 1 else ''} seen; mood: {s['dominant'] or 'no face found'}  {mood}")
         for seg in s["segments"]:
             print(f"  {seg['start_s']:7.1f}-{seg['end_s']:7.1f} s  {seg['mood']}")
-        print(f"results in {out}/")
+        print(f"results in {as_text(out)}/")
     if result.error:
-        print(f"error: {result.error} (results up to there are in {out}/)", file=sys.stderr)
-        return 2
+        print(f"error: {as_text(result.error)} (results up to there are in {as_text(out)}/)", file=sys.stderr)
+        return 130 if result.interrupted else 2
     return 0
 
 
@@ -122,8 +147,6 @@ def _batch(args: argparse.Namespace) -> int:
 
     from .batch import Output, Settings, find_files, made_with, run_here, run_jobs, run_ray
 
-    if args.jobs is not None and args.jobs < 1:
-        raise CliError(f"--jobs must be 1 or more, not {args.jobs}")
     from .detector import DEFAULT_MODEL
     from .modelfile import read_meta
     from .prior import PriorError
@@ -141,14 +164,17 @@ def _batch(args: argparse.Namespace) -> int:
         raise CliError(f"cannot load model: {exc}") from None
     files, missing = find_files(args.inputs)
     for item in missing:
-        print(f"warning: {item}: no photo or video found there", file=sys.stderr)
+        print(f"error: {as_text(item)}: no photo or video found there; check the path or pattern", file=sys.stderr)
+    if not files:
+        raise CliError("nothing to analyse: no photo or video found in the inputs")
     try:
         out = Output(Path(args.out), labels)
+        out.claim()
         done = out.done()
         out.keep_settings(made, done)
     except (ValueError, OSError) as exc:
         raise CliError(f"cannot use the output {args.out}: {exc}") from None
-    todo = [f for f in files if f not in done]
+    todo = [f for f in files if as_text(f) not in done]
     if done:
         print(f"{len(files) - len(todo)} of {len(files)} files are already in {args.out}: skipped", file=sys.stderr)
     if not todo:
@@ -177,7 +203,7 @@ def _batch(args: argparse.Namespace) -> int:
     else:
         print(f"{summary['files']} files: {summary['faces']} face rows, {summary['files_without_face']} files without "
               f"a face, {summary['files_failed']} failed -> {args.out}")
-    return 2 if failed else 0
+    return 2 if failed or missing else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -235,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("video", help="a video's faces over time: frames.csv, summary.json, timeline.png")
     p.add_argument("video", metavar="VIDEO")
     p.add_argument("--out", metavar="DIR", help="folder for the results (default: VIDEO's name + -emotion)")
-    p.add_argument("--fps", type=float, default=DEFAULT_FPS,
+    p.add_argument("--fps", type=frame_rate, default=DEFAULT_FPS,
                    help=f"frames analysed per second of video (default {DEFAULT_FPS:g}; 0: every frame)")
     p.add_argument("--annotate", action="store_true", help="also write annotated.mp4 with numbered, labelled boxes")
     # Video: the fast finder, which follows faces between full searches; labels are smoothed over time, so
@@ -250,10 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (searched recursively) or globs")
     p.add_argument("--out", required=True, metavar="TABLE", help="results.parquet or results.csv; rerunning skips "
                    "the files already in it")
-    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default 1; with --ray: one per CPU)")
+    p.add_argument("--jobs", type=worker_count, metavar="N", help="worker processes (default 1; with --ray: one per CPU)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on Ray: a cluster's address, 'auto' (RAY_ADDRESS or `ray start`), or none: a local Ray")
-    p.add_argument("--fps", type=float, default=DEFAULT_FPS,
+    p.add_argument("--fps", type=frame_rate, default=DEFAULT_FPS,
                    help=f"video frames analysed per second (default {DEFAULT_FPS:g}; 0: every frame)")
     model_options(p)
     p.set_defaults(func=_batch)
@@ -269,13 +295,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None, errors: tuple[type[Exception], ...] = (CliError,)) -> int:
     """Parse `argv` and run the chosen subcommand: `errors` print as one line with exit code 2, no traceback."""
+    # A file name that is not UTF-8 (old archives, Samba shares) is printed with its odd bytes escaped, where a
+    # strict stdout raised UnicodeEncodeError.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except errors as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {as_text(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
 
 

@@ -24,12 +24,16 @@ import numpy as np
 
 from .detector import EmotionDetector, Face
 from .draw import annotate, hex_color
+from .imageio import file_problem
 from .video import FaceTracker, Tracked
 
 DEFAULT_FPS = 10.0  # frames analysed per second of video: labels are smoothed over ~0.5 s, more adds little
 TIMELINE_STEP = 1.0  # seconds per point of the timeline and per step of the mood segments
 TRUNCATION_SLACK = 1.0  # a video (without a frame count) this much shorter than its container says has lost its end
 FORMATS = "a common video file (MP4, MOV, WebM, MKV, AVI)"
+# Frames larger than 4K (DCI, 4096 x 2160) are refused before decoding: FFmpeg keeps several frames in flight, each
+# 4.5 bytes a pixel decoded and converted (a 16K MJPEG took 2.4 GB). Peak memory at this size: bench/RESULTS.md.
+MAX_FRAME_PIXELS = 4096 * 2160
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
 
 
@@ -51,6 +55,8 @@ class Clip:
 
     def __init__(self, source: str | Path | bytes, name: str | None = None):
         self.name = name or (str(source) if not isinstance(source, bytes) else "video")
+        if not isinstance(source, bytes) and (problem := file_problem(source)):
+            raise ClipError(f"{self.name}: {problem}")
         try:
             self._container = av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source))
         except FileNotFoundError:
@@ -61,6 +67,10 @@ class Clip:
             self._container.close()
             raise ClipError(f"{self.name}: no video in this file (audio only?); use {FORMATS}")
         self._stream = self._container.streams.video[0]
+        width, height = self._stream.codec_context.width, self._stream.codec_context.height
+        if width * height > MAX_FRAME_PIXELS:  # from the stream's header, before any frame is decoded
+            self._container.close()
+            raise ClipError(frame_size_error(self.name, width, height))
         self._stream.thread_type = "AUTO"  # FFmpeg decodes on several threads: decoding is a large share of the time
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else None
@@ -85,22 +95,33 @@ class Clip:
 
         Raises ClipError after the last good frame when the file breaks off or ends before its stated duration."""
         start = self._stream.start_time * self._stream.time_base if self._stream.start_time is not None else 0
-        index, time, last_bucket = -1, 0.0, None
+        index, time, last_bucket, damaged = -1, 0.0, None, []
         try:
-            for frame in self._container.decode(self._stream):
-                index += 1
-                time = float(frame.time - start) if frame.time is not None else index / (self.fps or 30.0)
-                if max_seconds is not None and time >= max_seconds:
-                    return
-                if fps:
-                    bucket = math.floor(time * fps + 1e-6)
-                    if bucket == last_bucket:
-                        continue
-                    last_bucket = bucket
-                yield Sampled(index, time, upright(frame))
+            for packet in self._container.demux(self._stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:  # a damaged part: skipped, and the rest of the clip still analysed
+                    damaged.append(time)
+                    continue
+                for frame in decoded:
+                    if frame.width * frame.height > MAX_FRAME_PIXELS:  # a stream whose frames outgrow its header
+                        raise ClipError(frame_size_error(self.name, frame.width, frame.height))
+                    index += 1
+                    time = float(frame.time - start) if frame.time is not None else index / (self.fps or 30.0)
+                    if max_seconds is not None and time >= max_seconds:
+                        return
+                    if fps:
+                        bucket = math.floor(time * fps + 1e-6)
+                        if bucket == last_bucket:
+                            continue
+                        last_bucket = bucket
+                    yield Sampled(index, time, upright(frame))
         except av.error.FFmpegError as exc:
             raise ClipError(f"{self.name}: the video breaks off at {time:.1f} s ({_reason(exc)}): the file is damaged "
                             "or truncated") from None
+        if damaged and index >= 0:
+            raise ClipError(f"{self.name}: {len(damaged)} damaged part{'s' if len(damaged) > 1 else ''} skipped (the "
+                            f"first at {damaged[0]:.1f} s); the rest was analysed")
         if index < 0:
             raise ClipError(f"{self.name}: no video frames in this file; use {FORMATS}")
         listed = self._stream.frames  # frames the container's index lists (0: it has no count)
@@ -108,6 +129,12 @@ class Clip:
                 self.duration and time + (1 / self.fps if self.fps else 0) < self.duration - TRUNCATION_SLACK):
             raise ClipError(f"{self.name}: the video ends at {time:.1f} s of its stated {self.duration:.1f} s: "
                             "the file is truncated")
+
+
+def frame_size_error(name: str, width: int, height: int) -> str:
+    """The message for a video whose frames are over `MAX_FRAME_PIXELS`."""
+    return (f"{name}: its frames are {width}x{height} pixels, over the {MAX_FRAME_PIXELS / 1e6:.1f} megapixel limit for "
+            "videos (4K); make a smaller copy and try again")
 
 
 def upright(frame: av.VideoFrame) -> np.ndarray:
@@ -262,6 +289,7 @@ class ClipResult:
     error: str | None  # why the analysis stopped before the end, else None
     out: Path
     size: tuple[int, int] | None  # the frames' width and height, upright as shown (None: no frame)
+    interrupted: bool = False  # stopped by Ctrl-C
 
 
 def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Path, fps: float | None = DEFAULT_FPS,
@@ -274,8 +302,9 @@ def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Pat
     `progress(done, total)` gets the seconds of video done after each frame, and of the whole (None: unknown).
     Raises ClipError when nothing can be analysed; a file that breaks off midway returns what was analysed, with
     the reason in `error`."""
-    error, size = None, None
+    error, size, interrupted = None, None, False
     with Clip(source, name) as clip:
+        created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
         summary = MoodSummary(detector.labels)
         total = min(clip.duration or math.inf, max_seconds or math.inf)
@@ -295,13 +324,21 @@ def analyse_clip(source: str | Path | bytes, detector: EmotionDetector, out: Pat
                     if progress:
                         progress(sampled.time, total)
             except ClipError as exc:
-                if not summary.frames:
-                    raise
                 error = str(exc)
+            except KeyboardInterrupt:  # Ctrl-C: what was analysed is kept and summarized
+                error, interrupted = f"{clip.name}: interrupted at {summary.analysed:.1f} s", True
             finally:
                 if writer:
                     writer.close()
+        if error and not summary.frames:  # nothing analysed: no outputs left behind that look like results
+            for made in ("frames.csv", "annotated.mp4"):
+                (out / made).unlink(missing_ok=True)
+            if created:
+                out.rmdir()
+            if interrupted:
+                raise KeyboardInterrupt
+            raise ClipError(error)
     result = summary.to_json(clip.name, clip.duration, fps, error)
     (out / "summary.json").write_text(json.dumps(result, indent=2))
     plot_timeline(summary, out / "timeline.png")
-    return ClipResult(result, error, out, size)
+    return ClipResult(result, error, out, size, interrupted)

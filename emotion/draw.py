@@ -9,6 +9,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from .faces import scaled
+
 # BGR colours per emotion; unknown labels get grey.
 COLORS = {
     "angry": (40, 40, 220),
@@ -46,8 +48,7 @@ def annotate(image: np.ndarray, faces, max_side: int | None = None, numbers: Seq
     if min_side and side < min_side:
         factor = float(min_side // side)
     if factor != 1:
-        image = cv2.resize(image, None, fx=factor, fy=factor,
-                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_NEAREST)
+        image = scaled(image, factor)
         faces = [replace(f, box=tuple(int(round(v * factor)) for v in f.box)) for f in faces]
     out = image.copy()
     height, width = image.shape[:2]

@@ -58,6 +58,15 @@ class FaceBox:
         # points back (the right eye left of the left one) is a bad detection, not a face upside down.
         return roll if abs(roll) <= MAX_ROLL else 0.0
 
+    def scaled(self, factor: float, shape: tuple[int, ...]) -> "FaceBox":
+        """This face in the image `factor` times as large, of `shape` (a face found on a smaller copy)."""
+        if factor == 1:
+            return self
+        x, y, w, h = (int(round(v * factor)) for v in self.box)
+        x, y = min(x, shape[1] - 1), min(y, shape[0] - 1)
+        return FaceBox((x, y, min(w, shape[1] - x), min(h, shape[0] - y)), self.confidence,
+                       {k: (int(round(px * factor)), int(round(py * factor))) for k, (px, py) in self.landmarks.items()})
+
 
 class FaceFinder(Protocol):
     name: str
@@ -178,11 +187,17 @@ class MtcnnFinder:
 
     def find(self, image: np.ndarray) -> list[FaceBox]:
         """Every face (`search`); a thumbnail is read as one face crop (`as_thumbnail`); a photo in which no face
-        was found is searched turned on its sides (`turned_search`)."""
-        found = self.search(image)
+        was found is searched turned on its sides (`turned_search`). A photo larger than `MAX_SIDE` is searched on one
+        smaller copy, so that no step copies, pads or turns the full photo; a photo thinner than the smallest face
+        has none."""
         h, w = image.shape[:2]
-        thumbnail = self.min_face <= min(h, w) and max(h, w) <= self.THUMBNAIL and min(h, w) >= 0.75 * max(h, w)
-        return self.as_thumbnail(image, found) if thumbnail else found or self.turned_search(image)
+        if min(h, w) < self.min_face:
+            return []
+        if max(h, w) <= self.THUMBNAIL and min(h, w) >= 0.75 * max(h, w):
+            return self.as_thumbnail(image, self.search(image))
+        factor = min(1.0, self.MAX_SIDE / max(h, w))
+        small = scaled(image, factor)
+        return [f.scaled(1 / factor, image.shape) for f in self.search(small) or self.turned_search(small)]
 
     def search(self, image: np.ndarray) -> list[FaceBox]:
         """Every face (`search_steps`). A colour photo in which none is found is searched again in grayscale: MTCNN's
@@ -282,7 +297,7 @@ class MtcnnFinder:
         """Faces that `net` finds in `image` (or among `proposals`, boxes in `image`) with a confidence >= `gate`,
         as boxes in the caller's image of `shape`, which `image` holds inside a border of `pad` pixels."""
         factor = self._factor(image.shape)
-        small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
+        small = scaled(image, factor)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         inputs: dict = dict(thresholds)
         if proposals is not None:
@@ -382,6 +397,16 @@ def unturn_box(b: Box, turn: int, shape: tuple[int, ...]) -> Box:
     return (y, shape[0] - x - w, h, w) if turn == cv2.ROTATE_90_CLOCKWISE else (shape[1] - y - h, x, h, w)
 
 
+def scaled(image: np.ndarray, factor: float) -> np.ndarray:
+    """`image` resized by `factor` (shrunk smoothly, enlarged with its pixels kept sharp), each side at least one pixel:
+    a very thin photo (1 x 5000) has sides that a plain resize would round to none."""
+    if factor == 1:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))),
+                      interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_NEAREST)
+
+
 def is_gray(image: np.ndarray) -> bool:
     """Whether a BGR image's three channels are equal (a grayscale photo)."""
     return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
@@ -466,8 +491,7 @@ class HaarFinder:
         """The cascade's boxes (x, y, w, h) in `image`'s pixels, before framing."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         factor = min(1.0, self.WORK_WIDTH / gray.shape[1])
-        if factor < 1:
-            gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        gray = scaled(gray, factor)
         min_side = max(20, int(self.min_face * factor))
         rects = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=self.neighbors,
                                               minSize=(min_side, min_side))
@@ -484,8 +508,7 @@ class HaarFinder:
             roi = image[y0 : min(y + h + margin, height), x0 : min(x + w + margin, width)]
             roi = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
             factor = min(1.0, self.NEAR_FACE_PX / side)
-            if factor < 1:
-                roi = cv2.resize(roi, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+            roi = scaled(roi, factor)
             lo, hi = (max(20, int(s * side * factor)) for s in self.NEAR_SCALES)
             rects = self.cascade.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=self.NEAR_NEIGHBORS,
                                                   minSize=(lo, lo), maxSize=(hi, hi))

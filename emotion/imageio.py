@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 
 import cv2
@@ -30,6 +31,22 @@ BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B":
 
 class ImageError(ValueError):
     """An input image that cannot be used; the message names the file and the problem."""
+
+
+def file_problem(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be read as a file (None: it can, or it is a folder): missing, a link to nothing, or a FIFO,
+    device or socket, which reading would wait on forever or stream from without end."""
+    if not os.path.lexists(path):
+        return "no such file; check the path"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a link to a file that does not exist (a dangling link); fix or remove the link"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror}); check its permissions"
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return "not a regular file (a FIFO, device or socket); give photo and video files"
+    return None
 
 
 def _to_bgr8(im: Image.Image) -> np.ndarray:
@@ -69,8 +86,8 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
                 raise ImageError(f"{label}: the file is empty; choose {FORMATS}")
             fp = io.BytesIO(source)
         else:
-            if not os.path.exists(source):
-                raise ImageError(f"{label}: no such file; check the path")
+            if problem := file_problem(source):
+                raise ImageError(f"{label}: {problem}")
             if os.path.isdir(source):
                 raise ImageError(f"{label}: is a folder, not an image file; give the images in it (FOLDER/*.jpg), or "
                                  "analyse the whole folder with `emotion batch`")
@@ -105,6 +122,7 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
         raise ImageError(
             f"{label}: not a readable image (unknown or unsupported format); use {FORMATS}"
         ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{label}: the image is damaged or truncated ({exc}); re-export or re-download it") from None
+    except (OSError, SyntaxError, ValueError):
+        # Pillow's own message is not passed on: for some formats (PPM, PGM) it quotes the file's bytes.
+        raise ImageError(f"{label}: the image is damaged or truncated; re-export or re-download it") from None
     return np.ascontiguousarray(bgr)

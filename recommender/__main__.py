@@ -12,7 +12,7 @@ from .recommend import recommend
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recommender", description="Movies for a mood.")
+    parser = argparse.ArgumentParser(prog="recommender", description="Movies for a mood.")
     mood = parser.add_mutually_exclusive_group(required=True)
     mood.add_argument("--emotion", help="angry, disgust, fear, happy, sad, surprise or neutral")
     mood.add_argument("--scores", help='probabilities as JSON, e.g. \'{"happy": 0.6, "surprise": 0.3}\'')
@@ -39,11 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     except json.JSONDecodeError as exc:
         print(f"error: --scores is not valid JSON ({exc.msg}); e.g. '{{\"happy\": 0.6, \"sad\": 0.4}}'", file=sys.stderr)
         return 2
+    except RecursionError:
+        print("error: --scores is nested too deeply; give one JSON object of emotion -> probability", file=sys.stderr)
+        return 2
     except (CatalogError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(films, indent=2, ensure_ascii=False))
+    elif not films and args.page:
+        print(f"no more films: page {args.page} is past the last page for this mood and these filters", file=sys.stderr)
     elif not films:
         print("no films match these filters; lower --min-votes or widen the years", file=sys.stderr)
     else:

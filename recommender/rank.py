@@ -42,7 +42,8 @@ def mood_profile(scores: dict[str, float], mode: str) -> dict[str, float]:
         raise ValueError(f"unknown mode '{mode}'; choose one of: {', '.join(MODES)}")
     unknown = set(scores) - set(MOODS[mode])
     if unknown:
-        raise ValueError(f"unknown emotion(s) {', '.join(sorted(unknown))}; known: {', '.join(MOODS[mode])}")
+        listed = ", ".join(sorted(unknown)[:5])[:200] + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ValueError(f"unknown emotion(s) {listed}; known: {', '.join(MOODS[mode])}")
     total = sum(max(p, 0.0) for p in scores.values())
     if total <= 0:
         raise ValueError("emotion scores must contain at least one positive probability")
@@ -81,6 +82,7 @@ class Ranker:
         floor = np.quantile(self.rating, QUALITY_FLOOR) if has_ratings else -np.inf
         self.good_enough = self.rating >= floor
         self.counts = counts
+        self.has_ratings = has_ratings  # without any (a catalog of titles and genres only), no vote floor applies
         self.years = movies["year"].to_numpy(dtype=np.float64)
         self.first_genre = [gs[0] for gs in movies["genres"]]
         self.franchise = [franchise_key(t) for t in movies["title"]]
@@ -94,7 +96,9 @@ class Ranker:
         matrix = self.catalog.genre_matrix
         # Affinity: the mood's weight of the film's genres, diluted by genres off the mood.
         affinity = (matrix @ weights) / np.sqrt(np.maximum(matrix.sum(1), 1))
-        ok = (affinity > 0) & (self.counts >= filters.min_votes) & self.good_enough
+        ok = (affinity > 0) & self.good_enough
+        if self.has_ratings:
+            ok &= self.counts >= filters.min_votes
         if filters.year_from is not None:
             ok &= self.years >= filters.year_from
         if filters.year_to is not None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
+import numbers
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from .catalog import DEFAULT_CATALOG, Catalog, load_catalog
-from .rank import MOODS, NEGATIVE, Filters, Ranker
+from .rank import MOODS, NEGATIVE, Filters, Ranker, mood_profile
 
 ADJECTIVE = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy", "sad": "sad",
              "surprise": "surprised", "neutral": "calm"}
@@ -25,10 +29,19 @@ def ranker_of(catalog: Catalog) -> Ranker:
 
 
 def as_scores(scores_or_emotion: str | dict[str, float]) -> dict[str, float]:
-    """An emotion label or a probability dict -> a probability dict."""
+    """An emotion label or a probability dict -> a probability dict. ValueError names a score that is not a finite
+    number >= 0 (null, a list, NaN, infinity)."""
     if isinstance(scores_or_emotion, str):
         return {scores_or_emotion.strip().lower(): 1.0}
-    return {k.strip().lower(): float(v) for k, v in scores_or_emotion.items()}
+    scores = {}
+    for key, value in scores_or_emotion.items():
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not isinstance(key, str) or not number or not math.isfinite(value) or value < 0:
+            shown = json.dumps(value, default=str)
+            raise ValueError(f"the score of {json.dumps(str(key))[:40]} must be a finite number, 0 or more, not "
+                             f"{shown[:40]}{'...' if len(shown) > 40 else ''}")
+        scores[key.strip().lower()] = float(value)
+    return scores
 
 
 def article(word: str) -> str:
@@ -69,9 +82,16 @@ def recommend(
 
     `scores_or_emotion` is an emotion ("sad") or probabilities ({"happy": 0.6, "surprise": 0.3, ...}).
     """
+    if n < 1:
+        raise ValueError(f"films a page must be 1 or more, not {n}")
+    if page < 0:
+        raise ValueError(f"the page must be 0 (the first) or more, not {page}")
     scores = as_scores(scores_or_emotion)
     ranker = ranker_of(catalog) if isinstance(catalog, Catalog) else ranker_for(str(catalog or DEFAULT_CATALOG))
     movies = ranker.catalog.movies
+    if page * n >= len(movies):  # past the catalog's end: no film left, without ranking every page before it
+        mood_profile(scores, mode)  # the mood and mode are still checked
+        return []
     filters = filters or Filters()
     shown = set(movies.index[movies["title"].isin(exclude)]) if exclude else set()
     rows: list[int] = []
@@ -93,6 +113,8 @@ def recommend(
             "matched_genres": matched,
             "why": because,
             "reason": f"{', '.join(matched)} — {because}" + (f"; {rated}" if rated else ""),
-            "url": f"https://movielens.org/movies/{m['movie_id']}" if ranker.catalog.movielens_ids else None,
+            # Quoted: an id is text from the catalog file, and a `)` in it would end the page's link.
+            "url": f"https://movielens.org/movies/{quote(str(m['movie_id']), safe='')}"
+            if ranker.catalog.movielens_ids else None,
         })
     return out

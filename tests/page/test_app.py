@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import types
 
 import cv2
+import numpy as np
 import pytest
 import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
@@ -38,8 +40,13 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppT
     return at
 
 
+def shown(source: str) -> str:
+    """Markdown as the page shows it: the backslash escapes that keep names and titles from files literal, removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", source)
+
+
 def markdown(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    return "\n".join(shown(m.value) for m in at.markdown)
 
 
 def films(at: AppTest) -> list[tuple[str, str]]:
@@ -85,7 +92,7 @@ def test_a_heic_photo_from_a_phone_is_labelled(app, fer_faces):
 
 def test_photo_without_face(app):
     at = upload(app, "wall.png", png(make_scene([], [], seed=3)[0]))
-    assert any("No face found in wall.png" in w.value for w in at.warning)
+    assert any("No face found in wall.png" in shown(w.value) for w in at.warning)
     assert not at.error
 
 
@@ -93,13 +100,13 @@ def test_a_thumbnail_is_read_as_one_face_crop_and_says_so_when_no_face_was_found
     import numpy as np
 
     at = upload(app, "icon.png", png(np.full((48, 48, 3), 128, np.uint8)))  # a plain 48 px square: nothing to find
-    assert any("No face found in icon.png; being a thumbnail, it was read whole" in c.value for c in at.caption)
+    assert any("No face found in icon.png; being a thumbnail, it was read whole" in shown(c.value) for c in at.caption)
     assert "**icon.png** — mood of 1 face:" in markdown(at) and not at.warning and not at.error
 
 
 def test_corrupt_upload_is_one_message_and_page_keeps_working(app, fer_faces):
     at = upload(app, "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg", "image/jpeg")
-    assert len(at.error) == 1 and "broken.jpg" in at.error[0].value
+    assert len(at.error) == 1 and "broken.jpg" in shown(at.error[0].value)
     scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=2)
     at = upload(at, "ok.png", png(scene))
     assert not at.error and "mood of 1 face" in markdown(at)
@@ -113,7 +120,7 @@ def test_photos_with_the_same_name_are_told_apart_and_keep_the_chosen_films(app,
               for name, p in (("image.jpg", sad), ("image.jpg", sad), ("other.jpg", happy))]
     at = app.file_uploader[0].set_value(photos).run().run()  # and a rerun, as any click makes
     assert not at.exception
-    assert [m.value.split(" — ")[0] for m in at.markdown if " — mood of" in m.value] == [
+    assert [shown(m.value).split(" — ")[0] for m in at.markdown if " — mood of" in m.value] == [
         "**image.jpg (1)**", "**image.jpg (2)**", "**other.jpg**"]
     chosen = [b for b in at.button if b.label == "🎬 Films for this photo"]
     assert len(chosen) == 3
@@ -153,7 +160,7 @@ def test_viewers_choose_offered_files_and_a_broken_model_is_one_message(monkeypa
     at = upload(at, "me.png", png(scene))
     before = films(at)
     next(box for box in at.sidebar.selectbox if box.label == "Model").set_value(str(tmp_path / "broken.keras")).run()
-    assert len(at.error) == 1 and "Cannot load the model" in at.error[0].value and "broken.keras" in at.error[0].value
+    assert len(at.error) == 1 and "Cannot load the model" in at.error[0].value and "broken.keras" in shown(at.error[0].value)
     assert films(at) == before and not at.exception  # the films stay
     next(box for box in at.sidebar.selectbox if box.label == "Model").set_value("emotion.keras").run()
     assert not at.error and not at.exception and at.title[0].value == "🎬 Mood movies"
@@ -228,3 +235,50 @@ def test_expecting_every_emotion_equally_raises_the_rare_ones(app, fer_faces):
     next(r for r in at.sidebar.radio if r.label == "Emotions to expect").set_value("balanced").run()
     after = at.dataframe[0].value.loc[1]
     assert not at.exception and after["disgust"] > before["disgust"] and after["happy"] < before["happy"]
+
+
+HOSTILE = ["![](http://tracker.invalid/pixel.png)", "[click](http://tracker.invalid)", "**bold** :red[red] $x^2$",
+           "<img src=x onerror=alert(1)>"]
+
+
+def rendered(source: str) -> str:
+    """Markdown source rendered by a CommonMark renderer (as Streamlit's is): HTML."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt().renderInline(source)
+
+
+def test_text_from_files_is_shown_as_text_never_as_markup(monkeypatch, tmp_path, fer_faces):
+    """Catalog titles and genres and upload names render as the text they are: no image fetched, no link, no
+    colour, no formula, and a `]` in a genre stays inside its badge."""
+    rows = [f'"{title} {i}",Comedy|Gen]re :blue[x]\n' for i, title in enumerate(HOSTILE * 3)]
+    (tmp_path / "hostile.csv").write_text("title,genres\n" + "".join(rows))
+    monkeypatch.setenv("MOOD_CATALOGS", str(tmp_path))
+    stopped = types.SimpleNamespace(state=types.SimpleNamespace(playing=False))
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **kw: stopped)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    next(box for box in at.sidebar.selectbox if box.label == "Movie catalog").set_value(str(tmp_path / "hostile.csv")).run()
+    scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=2)
+    at = upload(at, "[me](http://tracker.invalid) ![](http://t.invalid/x).png", png(scene))
+    cards = [m.value for m in at.markdown if "Comedy" in m.value or "Gen" in m.value]
+    assert len(cards) >= 3
+    for source in [m.value for m in at.markdown] + [c.value for c in at.caption]:
+        html = rendered(source)
+        assert "<img" not in html and "<a " not in html and "tracker.invalid" not in html.split('"')[1::2], source
+    card = cards[0]
+    assert card.count("-badge[") == 2 and r"Gen\]re \:blue\[x\]" in card  # the `]` escaped inside its badge
+    assert "[me](http://tracker.invalid) ![](http://t.invalid/x).png" in markdown(at)  # shown as typed
+
+
+def test_a_photo_over_the_size_limit_is_refused_by_the_server_too(app, fer_faces):
+    scene, _ = make_scene([fer_faces["happy"][0]], [180], seed=2)
+    big = png(scene) + b"\0" * (21 * 2**20)  # the browser checks the limit; a direct request need not
+    at = upload(app, "big.png", big)
+    assert len(at.error) == 1 and "over the 20 MB limit for photos" in at.error[0].value and not at.exception
+    assert not at.dataframe
+
+
+def test_a_photo_of_extreme_shape_keeps_the_page_working(app):
+    at = upload(app, "strip.png", png(np.full((1, 5000, 3), 200, np.uint8)))
+    assert not at.error and any("No face found in" in w.value for w in at.warning)
+    assert at.title[0].value == "🎬 Mood movies" and len(at.tabs) == 3

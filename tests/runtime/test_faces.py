@@ -369,3 +369,28 @@ def test_a_face_lying_on_its_side_is_found_and_turned_upright(mtcnn, fer_faces, 
     crop = preprocess_face(sideways, found_sideways.box, found_sideways.roll).astype(float)
     assert np.corrcoef(crop.ravel(), reference.ravel())[0, 1] > 0.9
 
+
+
+@pytest.mark.parametrize("shape", [(5000, 1), (1, 5000), (19, 3000), (40, 100000)])
+def test_a_photo_thinner_than_a_face_has_none_and_raises_nothing(mtcnn, haar, shape):
+    """Extreme aspect ratios (a 1 x 5000 strip): no face, and no OpenCV error from a copy shrunk to no pixels."""
+    strip = np.full((*shape, 3), 128, np.uint8)
+    assert mtcnn.find(strip) == [] and haar.find(strip) == []
+    assert haar.find_near(strip, [(0, 0, shape[1], shape[0])]) == []
+
+
+def test_a_large_photo_is_searched_on_one_smaller_copy_and_its_faces_mapped_back(mtcnn, fer_faces, monkeypatch):
+    """A 6000 x 4000 photo: every step of the search (borders, contrast, turns, other finders) sees a copy no larger
+    than MAX_SIDE, not the photo, and the faces come back in the photo's pixels."""
+    import cv2
+
+    photo, truth = make_scene([fer_faces["happy"][0]], [600], (4000, 6000), seed=3)
+    seen = []
+    search = type(mtcnn)._run
+    monkeypatch.setattr(type(mtcnn), "_run", lambda self, net, image, *a, **k: seen.append(image.shape) or
+                        search(self, net, image, *a, **k))
+    found = mtcnn.find(photo)
+    assert matched(found, truth) == 1 and max(max(s[:2]) for s in seen) <= 2000 * (1 + 2 * mtcnn.PAD)
+    seen.clear()
+    assert mtcnn.find(np.full((4000, 6000, 3), 90, np.uint8)) == []
+    assert len(seen) > 3 and max(max(s[:2]) for s in seen) <= 2000 * (1 + 2 * mtcnn.PAD)
