@@ -92,3 +92,15 @@ def eager_fits(request: pytest.FixtureRequest):
     tf.config.run_functions_eagerly(True)
     yield
     tf.config.run_functions_eagerly(False)
+
+
+@pytest.fixture(scope="session")
+def second_source(tmp_path_factory) -> Path:
+    """A second, uneven source: 12 happy and 3 sad train faces (other FER2013 files than tiny_dataset's), 4 val each."""
+    root = tmp_path_factory.mktemp("second")
+    for split, counts in (("train", {"happy": 12, "sad": 3}), ("val", {"happy": 4, "sad": 4})):
+        for label, n in counts.items():
+            (root / split / label).mkdir(parents=True)
+            for f in fer_files("train", label, 40 + n)[40:]:
+                shutil.copy(f, root / split / label / f.name)
+    return root

@@ -16,17 +16,20 @@ import platform
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from emotion.detector import DEFAULT_MODEL, EmotionDetector
-from emotion.evaluate import evaluate_folder
+from emotion.evaluate import class_folders, evaluate_folder
 from emotion.inference import TTA_VIEWS, export_paths
 from emotion.modelfile import read_meta, write_meta
+from emotion.prior import normalized
 
 from .architectures import ARCHS
 from .config import TrainConfig
-from .data import load_split
+from .data import concatenate, load_sources, load_split, source_name
 from .ensemble import ARCH as ENSEMBLE
 from .export import export, representative_faces
-from .priors import ACCURACY_TOLERANCE, choose, class_shares, sweep
+from .priors import ACCURACY_TOLERANCE, choose, sweep
 from .reports import read_history
 
 CARD = """# Model card: `models/emotion.keras`
@@ -47,8 +50,7 @@ CARD = """# Model card: `models/emotion.keras`
 - **Code**: {commands}; this card: `python -m training publish {run}{int8_flag}`.
 
 ## Training
-- **Data**: FER2013 Training split (28,709 faces, Kaggle image-folder release), classes weighted
-  by inverse square root of frequency (disgust has 436 faces, happy 7,215).
+- **Data**: {data}
 - **Recipe**: {recipe}
   Every stage: batch {batch}, label smoothing {ls}; augmentation: horizontal flip, rotation ±12°,
   shift ±10%, zoom ±15%, brightness ±25%, contrast ±35%, random erasing.
@@ -75,7 +77,7 @@ The run's reports are committed beside its configuration: `{run}/confusion_matri
 `{run}/report.txt` (per-class precision/recall/F1, with and without TTA), `{run}/metrics.json`;
 {curves}.
 
-## Results — val faces as photos (the face finder first, as for an uploaded photo)
+{other_vals}## Results — val faces as photos (the face finder first, as for an uploaded photo)
 {shifted}
 
 How the photo finder searches, and what each of its steps adds: `models/FACE_FINDER.md`.
@@ -106,9 +108,15 @@ def command(run: Path) -> str:
     the `--until` that stops it where it stopped), or an ensemble's averaging."""
     cfg, m = read_run(run)
     if cfg["arch"] == ENSEMBLE:
-        return f"`python -m training ensemble {' '.join(cfg['members'])} --data {cfg['data']} --out {run.as_posix()}`"
+        return (f"`python -m training ensemble {' '.join(cfg['members'])} --data {' '.join(data_sources(cfg))} "
+                f"--out {run.as_posix()}`")
     stopped = f" --until {m['epochs_done']}" if m.get("epochs_done", 0) < m.get("epochs_planned", 0) else ""
     return f"`{TrainConfig.read(run).command(run)}{stopped}`"
+
+
+def data_sources(cfg: dict) -> list[str]:
+    """A run's sources of faces (run.json's `data`: one path in runs from before several sources, else a list)."""
+    return [cfg["data"]] if isinstance(cfg["data"], str) else list(cfg["data"])
 
 
 def run_folder(path: str) -> Path:
@@ -176,6 +184,13 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
                        f"{cfg['teacher_weight']:g} x {'their averaged log-' if len(cfg['teacher']) > 1 else 'its '}"
                        + ("probabilities for each augmented face, as the student saw it" if cfg.get("consistent")
                           else "probabilities (TTA)"))
+        if len(data_sources(cfg)) > 1:
+            weights = cfg.get("source_weights")
+            extras += (f"; on {' + '.join(f'`{source_name(d)}`' for d in data_sources(cfg))}"
+                       + (f" (shares of each epoch {':'.join(f'{w:g}' for w in weights)})" if weights else "")
+                       + (f", {cfg['epoch_faces']:,} faces an epoch" if cfg.get("epoch_faces") else "")
+                       + (", the kept epoch chosen by the mean of every source's val accuracy and macro recall"
+                          if cfg.get("select") == "mean" else ""))
         if cfg.get("mixup"):
             extras += f"; mixup: pairs of faces and their targets blended, share ~ Beta({cfg['mixup']}, {cfg['mixup']})"
         if m.get("batchnorm_faces"):
@@ -199,6 +214,7 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
                 "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
                             "best-on-val weights (by val accuracy)",
                 # A run stopped early on purpose keeps no checkpoint: it will not resume, and its model is final.
+                "stages": [c for _, c, _ in chain],
                 "unfinished": [(run, cfg["data"])] if m["epochs_done"] < m["epochs_planned"] and (run / "backup").exists() else [],
                 "selection": "the best epoch",
                 "batch": "/".join(dict.fromkeys(str(c["batch_size"]) for _, c, _ in chain)),
@@ -219,6 +235,7 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
             f"`{member.as_posix()}` {part['progress']}" for member, part in zip(members, parts)),
         "selection": "the best epoch of each training run and the ensemble's members (`python -m training compare`)",
         "unfinished": [run for part in parts for run in part["unfinished"]],
+        "stages": [stage for part in parts for stage in part["stages"]],
         "batch": "/".join(dict.fromkeys(part["batch"] for part in parts)),
         "ls": "/".join(dict.fromkeys(part["ls"] for part in parts)),
         "curves": "the members' training curves and histories are in their run folders ("
@@ -251,18 +268,18 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
         stale.unlink(missing_ok=True)
     # before exporting, as an export is tied to the file's final bytes; on the file's own graph, so that the default
     # does not depend on what this machine's CPU would run (int8 with VNNI)
-    prior_rows = set_priors(dest, cfg["data"], tta=False if live else None)
+    prior_rows = set_priors(dest, cfg, tta=False if live else None)
     export(dest, "tflite", paths[""])  # what EmotionDetector runs on: float32, or int8 below on CPUs with VNNI
     runtime = "float32, XNNPACK kernels"
     runtime_rows = ""
     if int8:
-        representative = representative_faces(load_split(cfg["data"], "train").x)
+        representative = representative_faces(concatenate(load_sources(data_sources(cfg), "train")).x)
         export(dest, "tflite", paths["int8"], representative)
         runtime = (f"`{paths[''].name}` (float32) on CPUs without VNNI instructions, `{paths['int8'].name}` (int8, ranges "
                    f"set on {len(representative)} training faces) on CPUs with them (AVX-512 VNNI, AVX-VNNI), where "
                    "XNNPACK runs int8 several times faster; val accuracy through both in the table below")
         for kernels in ("float32", "int8"):
-            single, tta = runtime_accuracy(dest, cfg["data"], kernels)
+            single, tta = runtime_accuracy(dest, data_sources(cfg)[0], kernels)
             shown = (f"**{single:.1%}**", f"{tta:.1%}") if live else (f"{single:.1%}", f"**{tta:.1%}**")  # as it runs
             runtime_rows += (f"| as shipped: {kernels} export, single pass | {shown[0]} | |\n"
                              f"| as shipped: {kernels} export, with test-time augmentation | {shown[1]} | |\n")
@@ -291,7 +308,8 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
         ece_after_tta=m["ece_after_tta"], runtime=runtime, runtime_rows=runtime_rows,
         prior=prior_text(prior_rows, read_meta(dest), "single pass, as the live path and videos run it" if live
                          else "with TTA as set above"),
-        shifted=(shifted_text(dest, shifted, cfg["data"]) if shifted
+        data=data_text(about["stages"]), other_vals=other_vals_text(run, m),
+        shifted=(shifted_text(dest, shifted, data_sources(cfg)[0]) if shifted
                  else "Not measured for this card (`publish --shifted DIR`)."),
     )
     card = card_path(dest)
@@ -299,17 +317,80 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
     print(f"published {run / 'model.keras'} -> {dest}; card: {card}")
 
 
-def set_priors(model: Path, data: str, tta: bool | None = None) -> list[dict]:
-    """Record in `model` its training data's class shares and the default prior chosen on val (`training.priors`),
-    measured as inference runs it (`tta`; None: the model's TTA setting); the sweep's rows, the chosen one marked."""
+def set_priors(model: Path, cfg: dict, tta: bool | None = None) -> list[dict]:
+    """Record in `model` its training data's class shares (`training_shares`) and the default prior chosen on the vals
+    of its sources (`training.priors`), measured as inference runs it (`tta`; None: the model's TTA setting); the
+    sweep's rows, the chosen one marked."""
     labels = tuple(read_meta(model)["labels"])
-    train_prior = class_shares(load_split(data, "train", labels=labels).y, labels)
-    val = load_split(data, "val", labels=labels)
-    logits = EmotionDetector.load(model, finder="haar", prior="training", tta=tta).logits(val.x[..., None].astype("float32"))
-    rows = sweep(logits, val.y, labels, train_prior)
+    train_prior = training_shares(cfg, labels)
+    detector = EmotionDetector.load(model, finder="haar", prior="training", tta=tta)
+    vals = {source_name(d): v for d, v in zip(data_sources(cfg), load_sources(data_sources(cfg), "val", labels))}
+    rows = sweep({name: (detector.logits(v.x[..., None].astype("float32")), v.y) for name, v in vals.items()}, labels,
+                 train_prior)
     chosen = choose(rows)
     write_meta(model, train_prior=train_prior, default_prior=chosen["prior"])
     return [{**r, "chosen": r is chosen} for r in rows]
+
+
+def train_counts(data: str) -> dict[str, int]:
+    """Faces per class in a source's train split (a folder's files are counted, not decoded)."""
+    if Path(data).is_dir():
+        classes, _ = class_folders(Path(data) / "train")
+        return {label: len(files) for label, files in classes.items()}
+    faces = load_split(data, "train")
+    return {label: int(n) for label, n in zip(faces.labels, np.bincount(faces.y, minlength=len(faces.labels)))}
+
+
+def epoch_shares(cfg: dict) -> dict[str, float]:
+    """Each source's share of the faces a run trained on (its `source_weights`, else by size); an ensemble's, the
+    mean of its members'."""
+    if cfg["arch"] == ENSEMBLE:
+        shares = [epoch_shares(read_run(run_folder(m))[0]) for m in cfg["members"]]
+        return {d: float(np.mean([s.get(d, 0.0) for s in shares])) for d in dict.fromkeys(d for s in shares for d in s)}
+    sources = data_sources(cfg)
+    weights = cfg.get("source_weights") or [sum(train_counts(d).values()) for d in sources]
+    return {d: w / sum(weights) for d, w in zip(sources, weights)}
+
+
+def training_shares(cfg: dict, labels: tuple[str, ...]) -> dict[str, float]:
+    """Each class's share of the faces a run trained on: its sources' class shares, mixed by `epoch_shares`."""
+    mixed = dict.fromkeys(labels, 0.0)
+    for data, share in epoch_shares(cfg).items():
+        counts = train_counts(data)
+        for label in labels:
+            mixed[label] += share * counts.get(label, 0) / sum(counts.values())
+    return normalized({k: max(v, 1e-6) for k, v in mixed.items()})
+
+
+def data_text(stages: list[dict]) -> str:
+    """The card's line on the training data: each source's train split with its size and rarest and commonest
+    class, counted from the data, and how classes were weighted."""
+    sources = dict.fromkeys(d for cfg in stages for d in data_sources(cfg))
+    parts = []
+    for data in sources:
+        counts = train_counts(data)
+        rare, common = min(counts, key=counts.get), max(counts, key=counts.get)
+        parts.append(f"`{source_name(data)}` train split ({sum(counts.values()):,} faces; {rare} {counts[rare]:,}, "
+                     f"{common} {counts[common]:,})")
+    how = {"sqrt": "by the inverse square root of their frequency", "inverse": "by their inverse frequency",
+           "none": "equally"}
+    weights = dict.fromkeys(cfg.get("class_weights", "sqrt") for cfg in stages)
+    return (" + ".join(parts) + f"; classes weighted {' or '.join(how[w] for w in weights)}"
+            + (" within each source" if len(sources) > 1 else ""))
+
+
+def other_vals_text(run: Path, m: dict) -> str:
+    """The card's sections on the vals of the sources after the first (scored as the run finished)."""
+    text = ""
+    for name, r in list(m.get("sources", {}).items())[1:]:
+        recall = lambda key: ", ".join(f"{k} {v:.0%}" for k, v in r[key].items())  # noqa: E731
+        text += (f"## Results — `{name}` val (used for model selection beside the first)\n"
+                 "| | accuracy | macro recall |\n|---|---|---|\n"
+                 f"| single pass | **{r['accuracy']:.1%}** | {r['macro_recall']:.1%} |\n"
+                 f"| with test-time augmentation | {r['accuracy_tta']:.1%} | **{r['macro_recall_tta']:.1%}** |\n\n"
+                 f"Per-class recall, single pass: {recall('per_class_recall')}; with TTA: {recall('per_class_recall_tta')}. "
+                 f"Report: `{run.as_posix()}/report.txt`.\n\n")
+    return text
 
 
 def shifted_text(model: Path, folder: Path, data: str) -> str:
@@ -336,20 +417,26 @@ def photo_score(detector: EmotionDetector, folder: Path) -> str:
 
 
 def prior_text(rows: list[dict], meta: dict, how: str) -> str:
-    """The card's section on the priors: the training shares, the default and the val sweep that chose it."""
+    """The card's section on the priors: the training shares, the default and the sweep over the vals that chose it."""
     shares = lambda prior: ", ".join(f"{k} {v:.1%}" for k, v in prior.items())  # noqa: E731
-    table = "\n".join(f"| {r['name']}{' (default)' if r['chosen'] else ''} | {r['accuracy']:.1%} | "
-                      f"{r['macro_recall']:.1%} | " + ", ".join(f"{k} {v:.0%}" for k, v in r["recall"].items()) + " |"
+    vals = list(rows[0]["by_val"])
+    several = len(vals) > 1
+    head = " | ".join(f"`{v}` accuracy | `{v}` macro recall" for v in vals) if several else "accuracy | macro recall"
+    table = "\n".join(f"| {r['name']}{' (default)' if r['chosen'] else ''} | "
+                      + " | ".join(f"{r['by_val'][v]['accuracy']:.1%} | {r['by_val'][v]['macro_recall']:.1%}" for v in vals)
+                      + " | " + ", ".join(f"{k} {x:.0%}" for k, x in r["by_val"][vals[-1]]["recall"].items()) + " |"
                       for r in rows)
-    return (f"Trained on FER2013's class shares (`train_prior` in the model file): {shares(meta['train_prior'])}. "
+    return (f"Trained on these class shares (`train_prior` in the model file: its sources' shares, mixed as it trained): "
+            f"{shares(meta['train_prior'])}. "
             f"By default inference assumes (`default_prior`): {shares(meta['default_prior'])}, i.e. "
             "each emotion's probability is re-weighted by default / training share (`emotion/prior.py`); "
             "`--prior training|balanced|<shares>` or the page's \"Emotions to expect\" choose another. The default "
             "is, of the candidates below (the training shares with the rare emotions raised to a floor, and equal "
-            f"shares), the one with the best val macro recall among those within {ACCURACY_TOLERANCE:.1%} of the "
-            f"trained model's val accuracy (`training/priors.py`); as inference runs, {how}:\n\n"
-            "| prior | accuracy | macro recall | per-class recall |\n"
-            "|---|---|---|---|\n" + table)
+            f"shares), the one with the best {'mean ' if several else ''}val macro recall among those within "
+            f"{ACCURACY_TOLERANCE:.1%} of the trained model's {'mean ' if several else ''}val accuracy "
+            f"(`training/priors.py`); as inference runs, {how}:\n\n"
+            f"| prior | {head} | per-class recall{f' (`{vals[-1]}`)' if several else ''} |\n"
+            f"|---|{'---|' * (2 * len(vals) + 1)}\n" + table)
 
 
 def card_path(model: Path) -> Path:
@@ -368,8 +455,11 @@ def index_runs(runs: Path = Path("runs")) -> Path:
                                          + (" (consistent)" if cfg.get("consistent") else ""),
                                          cfg.get("members") and f"members {' + '.join(cfg['members'])}"]))
         epochs = f"{m['epochs_done']}/{m['epochs_planned']}" if "epochs_done" in m else ("-" if m else "unfinished")
+        others = list(m.get("sources", {}).values())[1:]
         result = (f"{m['val_accuracy']:.1%} | {m['val_accuracy_tta']:.1%} | "
-                  + (f"{m['val_macro_recall']:.1%}" if "val_macro_recall" in m else "-")) if m else "- | - | -"
+                  + (f"{m['val_macro_recall']:.1%}" if "val_macro_recall" in m else "-")
+                  + (f" | {others[0]['accuracy_tta']:.1%} / {others[0]['macro_recall_tta']:.1%}" if others else " | -")
+                  ) if m else "- | - | - | -"
         rows.append(f"| `{run.name}` | {cfg['arch']} | {origin or 'from random weights'} | {epochs} | {result} |")
     path = runs / "README.md"
     path.write_text(
@@ -378,7 +468,9 @@ def index_runs(runs: Path = Path("runs")) -> Path:
         "checkpoints stay on the machine that trained them and are not in git; the shipped model is in "
         "`models/`. A checkpoint is committed only while its run must resume in a later session; older "
         "checkpoints stay in the git history (e.g. `git log --all -- runs/small3/backup`).\n\n"
-        "Val is FER2013 PublicTest (3,435 faces), used for model selection.\n\n"
-        "| run | architecture | origin | epochs | val | val TTA | val macro recall |\n|---|---|---|---|---|---|---|\n"
+        "Val is the first source's (FER2013 PublicTest, 3,435 faces), used for model selection; a run on several "
+        "sources also gives its second source's val (ExpW's), with TTA.\n\n"
+        "| run | architecture | origin | epochs | val | val TTA | val macro recall | 2nd source's val TTA: accuracy / "
+        "macro recall |\n|---|---|---|---|---|---|---|---|\n"
         + "\n".join(rows) + "\n")
     return path

@@ -70,3 +70,22 @@ def test_the_card_gives_every_command_that_makes_the_model_once_each_sources_fir
     # an ensemble teacher is made from its members, each trained once however many runs name it
     assert re.findall(r"--out (runs/\w+)", text) == ["runs/a", "runs/b", "runs/ens", "runs/student"]
     assert "`python -m training ensemble runs/a/model.keras runs/b/model.keras --data DATA --out runs/ens`" in text
+
+
+def test_a_model_of_two_sources_is_published_with_both_vals_and_a_prior_chosen_on_both(tmp_path, tiny_dataset,
+                                                                                      second_source):
+    run, dest = tmp_path / "run", tmp_path / "shipped" / "mine.keras"
+    dest.parent.mkdir()
+    assert main(["train", "--data", str(tiny_dataset), str(second_source), "--source-weights", "3", "1", "--out",
+                 str(run), "--arch", "tiny", "--epochs", "1"]) == 0
+    assert main(["publish", str(run), "--as", str(dest)]) == 0
+    meta = read_meta(dest)
+    # 3/4 of tiny_dataset's equal shares, 1/4 of the second source's (happy 12, sad 3 faces)
+    assert meta["train_prior"]["happy"] == pytest.approx(0.75 / 7 + 0.25 * 12 / 15, abs=1e-4)
+    assert meta["train_prior"]["angry"] == pytest.approx(0.75 / 7, abs=1e-4)
+    card = (dest.parent / "MINE_MODEL_CARD.md").read_text()
+    first, second = tiny_dataset.name, second_source.name
+    assert f"`{first}` train split (84 faces;" in card and f"`{second}` train split (15 faces; sad 3, happy 12)" in card
+    assert f"## Results — `{second}` val" in card and "within each source" in card
+    assert f"| prior | `{first}` accuracy | `{first}` macro recall | `{second}` accuracy |" in card
+    assert f"on `{first}` + `{second}` (shares of each epoch 3:1)" in card

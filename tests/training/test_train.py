@@ -12,9 +12,7 @@ import pandas as pd
 import pytest
 
 import shlex
-import shutil
 
-from conftest import fer_files
 from emotion.detector import EmotionDetector
 from emotion.labels import FER2013_LABELS
 from emotion.modelfile import load_model
@@ -361,18 +359,6 @@ def test_shift_augmentation_trains_and_is_recorded_in_the_runs_command(tmp_path,
     assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--arch", "tiny", "--epochs", "1",
                  "--augment", "shift"]) == 0
     assert "--augment shift" in TrainConfig.read(out).command(out)
-
-
-@pytest.fixture(scope="module")
-def second_source(tmp_path_factory) -> Path:
-    """A second, uneven source: 12 happy and 3 sad train faces (other FER2013 files than tiny_dataset's), 4 val each."""
-    root = tmp_path_factory.mktemp("second")
-    for split, counts in (("train", {"happy": 12, "sad": 3}), ("val", {"happy": 4, "sad": 4})):
-        for label, n in counts.items():
-            (root / split / label).mkdir(parents=True)
-            for f in fer_files("train", label, 40 + n)[40:]:
-                shutil.copy(f, root / split / label / f.name)
-    return root
 
 
 def test_each_source_gives_its_share_of_an_epoch_weighted_by_its_own_classes(tiny_dataset, second_source):
