@@ -7,9 +7,6 @@ import math
 import keras
 import tensorflow as tf
 
-AUGMENTS = ("standard", "shift")  # shift: also what cameras do to faces (see camera_shift)
-
-
 def augmenter(seed: int, augment: str = "standard") -> keras.Sequential:
     """Mirror, small pose/framing changes, lighting, occlusion; applied batched in the input pipeline. "shift" rolls
     further (heads in front of webcams tilt more than FER2013's) and adds a yaw-like perspective and blur."""

@@ -1,5 +1,6 @@
 """One training configuration: its defaults, the `train` command's flags and help, a run's `run.json`
-and the model card's command line all come from `TrainConfig`, so they cannot drift apart."""
+and the model card's command line all come from `TrainConfig`, so they cannot drift apart. The architectures and
+augmentations it names are listed here too, as plain data: the command's help needs them without loading Keras."""
 
 from __future__ import annotations
 
@@ -8,8 +9,51 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from .architectures import ARCHS
-from .augment import AUGMENTS
+
+@dataclass(frozen=True)
+class Arch:
+    """Conv widths per block, units of the dense layer, the width of a stride-2 stem conv (0: none)
+    that halves the face first, so every block runs on a quarter of the pixels, and whether each block
+    adds its input back (a ResNet-style shortcut, 1x1-projected where the width changes)."""
+
+    widths: tuple[int, ...]
+    dense: int
+    stem: int = 0
+    residual: bool = False
+
+    def describe(self, name: str) -> str:
+        """One line for the model card."""
+        stem = f"a stride-2 3x3 conv stem ({self.stem} channels), then " if self.stem else ""
+        style, shortcut = ("ResNet-style", " and a shortcut") if self.residual else ("VGG-style", "")
+        return (f"`{name}` — {style} CNN: {stem}{len(self.widths)} blocks of two 3x3 conv + BatchNorm + ReLU{shortcut} with "
+                f"max-pooling ({'-'.join(map(str, self.widths))}), global average pooling, dense {self.dense} + dropout")
+
+
+ARCHS = {
+    "vgg": Arch((40, 80, 160, 320), 256),
+    "vgg-small": Arch((32, 64, 128, 256), 256),
+    "vgg-slim": Arch((24, 48, 96, 192), 256),  # 3/4 of vgg-small's width: 0.56x its multiply-adds
+    "vgg-lean": Arch((16, 48, 96, 192), 256),  # vgg-slim with a cheaper first block (48x48 maps cost most)
+    "vgg-stem": Arch((24, 48, 96, 192), 256, stem=16),  # vgg-slim on a halved face: the first live model
+    "vgg-small-stem": Arch((32, 64, 128, 256), 256, stem=24),  # vgg-small on a halved face: a wider live model
+    # vgg-slim with narrower 48x48 and 24x24 blocks, where its cost lies (pruned from it): a live model at full
+    # resolution; widths stay multiples of 16, which the CPU's vector kernels run without remainder
+    "vgg-live": Arch((16, 32, 96, 192), 256),
+    "vgg-live-narrow": Arch((16, 32, 80, 160), 256),  # vgg-live at 0.82x its cost: margin for slower CPUs
+    # vgg-live-narrow with narrower 12x12 and 6x6 blocks: 0.79x its time per face with the float32 kernels that
+    # CPUs without VNNI run (AVX2), where vgg-live-narrow costs ~0.65 ms a face
+    "vgg-live-thin": Arch((16, 32, 64, 128), 256),
+    # vgg-live-narrow with a narrower 6x6 block only: 0.89x its time per face with the float32 kernels; pruned from a
+    # trained vgg-live-narrow it keeps nearly all of its val accuracy before any training, vgg-live-thin does not
+    "vgg-live-trim": Arch((16, 32, 80, 128), 256),
+    # vgg-slim's widths and cost with shortcuts: a member that differs from the VGG members in how it learns
+    "res-slim": Arch((24, 48, 96, 192), 256, residual=True),
+    "res": Arch((40, 80, 160, 320), 256, residual=True),  # vgg's widths with shortcuts: a photo member of its size
+    "tiny": Arch((8, 16, 32, 32), 32),  # for tests only: trains in seconds
+    "tiny-res": Arch((8, 16, 32, 32), 32, residual=True),  # for tests only
+}
+
+AUGMENTS = ("standard", "shift")  # shift: also what cameras do to faces (training.augment.camera_shift)
 
 
 def _opt(default, help: str, flag: str | None = None, **argparse_kw):

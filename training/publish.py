@@ -24,7 +24,7 @@ from emotion.inference import TTA_VIEWS, export_paths
 from emotion.modelfile import read_meta, write_meta
 from emotion.prior import normalized
 
-from .architectures import ARCHS
+from .config import ARCHS
 from .config import TrainConfig
 from .data import concatenate, load_sources, load_split, source_name
 from .ensemble import ARCH as ENSEMBLE
