@@ -203,16 +203,29 @@ def mean_mood(faces: list[Face]) -> dict[str, float]:
     return {k: sum(f.scores[k] for f in faces) / len(faces) for k in faces[0].scores}
 
 
-def set_mood(scores: dict[str, float], source: str) -> None:
-    """Remember the mood that drives the recommendations, and where it came from."""
+def set_mood(scores: dict[str, float], source: str, uploads: tuple[str, ...] = ()) -> None:
+    """Remember the mood that drives the recommendations, where it came from, and the uploads (file ids) it came
+    from, so the films panel can say when they were removed."""
     st.session_state.mood = scores
     st.session_state.mood_source = source
+    st.session_state.mood_uploads = uploads
+
+
+def note_removed_uploads(present: set[str]) -> None:
+    """After the viewer removed the upload(s) the mood came from, the films panel says so (the films stay)."""
+    if set(st.session_state.get("mood_uploads", ())) - present:
+        st.session_state.mood_source = f"{st.session_state.mood_source} (removed)"
+        st.session_state.mood_uploads = ()
 
 
 def probability_table(rows: list[dict], labels) -> None:
-    """Rows (indexed by their first column) with every probability on one shared 0-100% scale; sortable."""
+    """Rows (indexed by their first column) with every probability on one shared 0-100% scale; sortable. The
+    emotions likeliest over the rows come first, so that at any width the shares that matter show without a sideways
+    scroll."""
     table = pd.DataFrame(rows)
     table = table.set_index(table.columns[0])
+    labels = sorted(labels, key=lambda k: -table[k].mean())
+    table = table[[c for c in table.columns if c not in labels] + labels]
     bars = {k: st.column_config.ProgressColumn(f"{EMOJI.get(k, '')} {k}", min_value=0.0, max_value=1.0, format="percent")
             for k in labels}
     st.dataframe(table, column_config=bars, height=min(36 * (len(rows) + 1) + 3, 400), width="stretch")
@@ -220,8 +233,8 @@ def probability_table(rows: list[dict], labels) -> None:
 
 def faces_table(faces: list[Face]) -> None:
     """One row per face, numbered as on the photo."""
-    probability_table([{"face": i, "emotion": f"{DOT.get(f.emotion, '')} {f.emotion}", **f.scores}
-                       for i, f in enumerate(faces, 1)], faces[0].scores)
+    probability_table([{"face": i, "emotion": f"{DOT.get(f.emotion, '')} {f.emotion} {f.scores[f.emotion]:.0%}",
+                        **f.scores} for i, f in enumerate(faces, 1)], faces[0].scores)
 
 
 def mood_chart(points: list[tuple[float, dict[str, float]]], x_title: str) -> None:
@@ -278,14 +291,15 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
         who = "1 face" if len(faces) == 1 else f"the {len(faces)} faces"
         st.markdown(f"**{literal(name)}** — mood of {who}: {mood_line(mood)}")
         if before.get(upload.file_id) != mood:  # a new photo: its mood drives the films
-            set_mood(mood, f"photo {name}")
+            set_mood(mood, f"photo {name}", (upload.file_id,))
         elif st.button("🎬 Films for this photo", key=f"films_{upload.file_id}"):
-            set_mood(mood, f"photo {name}")
+            set_mood(mood, f"photo {name}", (upload.file_id,))
         st.image(shown, channels="BGR", width="stretch")
         faces_table(faces)
     st.session_state.photo_moods = moods  # of the photos still uploaded only
     if len(uploads) > 1 and len(every_face) > 1 and st.button(f"🎬 Films for all {len(every_face)} faces together"):
-        set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos")
+        set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos",
+                 tuple(u.file_id for u in uploads))
 
 
 def shown_names(uploads: list) -> list[str]:
@@ -305,9 +319,12 @@ def player(clip: dict) -> None:
     st.video(clip["video"], width="stretch" if width >= height else round(PLAYER_HEIGHT * width / height))
 
 
-def video_tab(model_path: str, min_face: int, prior: str) -> None:
+def video_tab(model_path: str, min_face: int, prior: str, present: set[str]) -> None:
+    """The uploaded video: its faces over time, mood and downloads; its file id joins `present`, the uploads on the
+    page."""
     upload = st.file_uploader(f"Upload a video (up to {MAX_VIDEO_SECONDS // 60} minutes are analysed)",
                               type=sorted(s.lstrip(".") for s in VIDEO_SUFFIXES), key="video")
+    present.update([upload.file_id] if upload else [])
     if not upload:
         st.caption(f"Faces are followed through the video ({DEFAULT_FPS:g} frames a second): you get each one's mood, the mood "
                    "over time, and films for the whole clip.")
@@ -339,9 +356,9 @@ def video_tab(model_path: str, min_face: int, prior: str) -> None:
     st.markdown(f"**{literal(name)}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood)}")
     if st.session_state.get("video_mood") != (upload.file_id, mood):  # a new video: its mood drives the films
         st.session_state.video_mood = (upload.file_id, mood)
-        set_mood(mood, f"video {name}")
+        set_mood(mood, f"video {name}", (upload.file_id,))
     elif st.button("🎬 Recommend for this clip's mood", key="video_recommend"):
-        set_mood(mood, f"video {name}")
+        set_mood(mood, f"video {name}", (upload.file_id,))
     player(clip)
     points = [(p["start_s"], p["mood"]) for p in summary["timeline"]]
     if len(points) > 1:
@@ -455,11 +472,12 @@ def recommendations(catalog, catalog_error: Exception | None, filters: Filters, 
     page, n = st.session_state.page, 10
     films = recommend(mood, n=n, mode=mode, page=page, filters=filters, catalog=catalog)
     if not films and page == 0:
-        st.warning("No films match these filters. Lower the minimum votes, widen the years or exclude fewer genres.")
+        st.warning("No films match these filters. Lower the minimum ratings, widen the years or exclude fewer genres.")
     for film in films:
         film_card(film)
     if len(films) < n and (page or films):
-        st.info(f"That's all {page * n + len(films)} films for this mood with these filters.")
+        total = page * n + len(films)
+        st.info(f"That's all {total} film{'s' if total != 1 else ''} for this mood with these filters.")
     left, right = st.columns(2)
     if len(films) == n and left.button("More films", key="more"):
         st.session_state.page = page + 1
@@ -521,11 +539,12 @@ with st.sidebar:
 if model_error is not None:  # the page goes on: uploads, mood and films stay until a working model is chosen
     notice.error(f"Cannot load the model: {literal(model_error)}. Choose another model under Advanced in the sidebar.")
 
+present = {u.file_id for u in uploads or []}  # the uploads on the page now; the video tab adds its own
 with photo:
     photo_tab(uploads, model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
 with video:
     if model_error is None:
-        video_tab(live_path, min_face, prior)
+        video_tab(live_path, min_face, prior, present)
     else:
         st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
 with live:
@@ -533,6 +552,8 @@ with live:
         live_tab(emotion_detector(live_path, "haar", False, min_face, prior))
     else:
         st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
+if model_error is None:  # else the video tab's uploader is not drawn, and its upload would look removed
+    note_removed_uploads(present)
 with side:
     # The slider's full range is no year filter: a catalog may not know every film's year.
     year_from, year_to = (None if y == end else y for y, end in zip(years, YEARS))

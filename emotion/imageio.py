@@ -21,7 +21,7 @@ register_heif_opener()  # HEIC/HEIF for Pillow: decoding only (pillow-heif's whe
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".heic", ".heif",
                   ".avif"}
-FORMATS = "a JPEG, PNG, HEIC, WebP or BMP photo"  # what messages suggest: the formats users have most
+FORMATS = "a JPEG, PNG, HEIC, WebP, AVIF, GIF, TIFF or BMP photo"  # what messages suggest: every common format read
 MAX_PIXELS = 50_000_000  # ~ an 8K photo; larger files are refused before decoding (bomb guard)
 # Decoded size: 16- and 32-bit images cost 2-4x the memory and time per pixel of an 8-bit photo.
 MAX_DECODED_BYTES = 150_000_000  # = MAX_PIXELS of 8-bit RGB: the limit bites only at higher bit depths

@@ -282,3 +282,16 @@ def test_a_photo_of_extreme_shape_keeps_the_page_working(app):
     at = upload(app, "strip.png", png(np.full((1, 5000, 3), 200, np.uint8)))
     assert not at.error and any("No face found in" in w.value for w in at.warning)
     assert at.title[0].value == "🎬 Mood movies" and len(at.tabs) == 3
+
+
+def test_removing_the_photo_the_films_came_from_says_so_and_the_table_leads_with_each_faces_emotion(app, fer_faces):
+    scene, _ = make_scene([fer_faces["sad"][0], fer_faces["happy"][1]], [180, 160], shape=(600, 800), seed=11)
+    at = upload(app, "two.png", png(scene))
+    table = at.dataframe[0].value
+    assert all(row["emotion"].endswith(f"{max(row[k] for k in FER2013_LABELS):.0%}") for _, row in table.iterrows())
+    means = table[list(FER2013_LABELS)].mean()
+    labels = [c for c in table.columns if c in FER2013_LABELS]
+    assert labels == sorted(FER2013_LABELS, key=lambda k: -means[k])  # the likeliest emotions first
+    assert "Mood from the photo two.png:" in markdown(at)
+    at.file_uploader[0].set_value([]).run()
+    assert "Mood from the photo two.png (removed):" in markdown(at) and films(at) and not at.exception
