@@ -123,6 +123,10 @@ class MtcnnFinder:
 
     name = "mtcnn"
     MAX_SIDE = 2000  # larger photos are searched on a copy this size (time and memory grow with pixels)
+    # Where that search finds no face, the fallback steps (about ten more searches) run on a copy this size: they look
+    # for faces that blur, light or a tilt hid, not for small ones, and each search's working memory grows with the
+    # copy (peaks of a faceless 6000x4000 photo: bench/RESULTS.md).
+    FALLBACK_SIDE = 1000
     NET_MIN_FACE = 20
     PAD = 0.4  # the border around an image searched again when nothing was found, as a share of its longer side
 
@@ -196,8 +200,12 @@ class MtcnnFinder:
         if max(h, w) <= self.THUMBNAIL and min(h, w) >= 0.75 * max(h, w):
             return self.as_thumbnail(image, self.search(image))
         factor = min(1.0, self.MAX_SIDE / max(h, w))
-        small = scaled(image, factor)
-        return [f.scaled(1 / factor, image.shape) for f in self.search(small) or self.turned_search(small)]
+        found = self._search(scaled(image, factor), 0)
+        if not found:  # the fallback steps, on a smaller copy still (`FALLBACK_SIDE`)
+            factor = min(1.0, self.FALLBACK_SIDE / max(h, w))
+            small = scaled(image, factor)
+            found = self.search(small) or self.turned_search(small)
+        return [f.scaled(1 / factor, image.shape) for f in found]
 
     def search(self, image: np.ndarray) -> list[FaceBox]:
         """Every face (`search_steps`). A colour photo in which none is found is searched again in grayscale: MTCNN's
