@@ -226,12 +226,38 @@ def test_cli_pages_and_text(capsys):
         (["--scores", "{happy: 1}"], "not valid JSON"),
         (["--emotion", "bored"], "unknown emotion"),
         (["--scores", "[1, 2]"], "JSON object"),
+        (["--scores", '{"happy": null}'], 'the score of "happy" must be a finite number, 0 or more, not null'),
+        (["--scores", '{"happy": [1]}'], "not [1]"),
+        (["--scores", '{"happy": {"a": 1}}'], 'not {"a": 1}'),
+        (["--scores", '{"happy": NaN}'], "not NaN"),
+        (["--scores", '{"happy": Infinity}'], "not Infinity"),
+        (["--scores", '{"happy": 1e999}'], "not Infinity"),
+        (["--scores", '{"happy": true}'], "not true"),
+        (["--scores", "[" * 100000 + "]" * 100000], "nested too deeply"),
+        (["--scores", json.dumps({f"k{i}": 1 for i in range(10000)})], "and 9995 more"),
+        (["--emotion", "happy", "--n", "0"], "films a page must be 1 or more, not 0"),
+        (["--emotion", "happy", "--n", "-1"], "films a page must be 1 or more, not -1"),
+        (["--emotion", "happy", "--page", "-1"], "the page must be 0 (the first) or more, not -1"),
     ],
 )
 def test_cli_bad_input_one_line(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert message in err and err.count("\n") == 1 and len(err) < 400
+
+
+def test_a_page_far_past_the_end_is_empty_at_once(capsys):
+    import time
+
+    started = time.monotonic()
+    assert main(["--emotion", "happy", "--page", "1000000000"]) == 0
+    assert "no more films: page 1000000000 is past the last page" in capsys.readouterr().err
+    assert time.monotonic() - started < 5
+
+
+def test_a_catalog_of_titles_and_genres_only_gets_films(tmp_path):
+    catalog = write(tmp_path, "title,genres\nToy Story (1995),Animation|Comedy\nHeat (1995),Action|Crime\n")
+    assert [f["title"] for f in recommend("happy", catalog=catalog)] == ["Toy Story (1995)"]
 
 
 def test_cli_bad_catalog(capsys, tmp_path):
