@@ -70,7 +70,7 @@ from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse o
 
 from emotion import EmotionDetector, Face, ImageError, read_image
 from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
-from emotion.detector import DEFAULT_MODEL, live_model
+from emotion.detector import DEFAULT_MODEL, LIVE_FACE_MS, classify_ms, live_model
 from emotion.draw import annotate, hex_color
 from emotion.faces import FINDERS, make_finder
 from emotion.prior import PriorError, resolve
@@ -379,7 +379,18 @@ def viewer_limit() -> ViewerLimit:
     return ViewerLimit(MAX_LIVE_VIEWERS)
 
 
-def live_tab(det: EmotionDetector) -> None:
+@st.cache_resource
+def live_model_note(model_path: str) -> str:
+    """Which model live video runs on for the chosen model file, and why: measured on this CPU at first use
+    (`emotion.detector.live_model`)."""
+    photo, live = Path(model_path), live_model(Path(model_path))
+    if live == photo:
+        return f"the photo model ({classify_ms(photo):.2f} ms a face on this CPU)"
+    return (f"the live model ({classify_ms(live):.2f} ms a face; the photo model's {classify_ms(photo):.2f} ms is over "
+            f"the {LIVE_FACE_MS:g} ms budget on this CPU)")
+
+
+def live_tab(det: EmotionDetector, model_path: str) -> None:
     st.caption("Press START and allow the camera. If the camera is denied or missing, allow it in the "
                "browser's site settings (or use the Photo tab).")
     # Per viewer; "live" itself is the streamer's own session_state key.
@@ -425,7 +436,7 @@ def live_tab(det: EmotionDetector) -> None:
         st.markdown(f"**{'Live mood' if ctx.state.playing else 'Last live mood'}:** {mood_line(mood)}")
         if ctx.state.playing and (stats := processor.stats()) is not None:  # after STOP, no rate to show
             st.caption(f"Analysing {stats['fps']:.1f} frames/s · {stats['p50_ms']:.0f} ms a frame "
-                       f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms added delay")
+                       f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms added delay · {live_model_note(model_path)}")
         timeline = processor.timeline()
         if len(timeline) > 1:
             mood_chart([(round(t - timeline[0][0]), m) for t, m in timeline], "seconds since START")
@@ -549,7 +560,7 @@ with video:
         st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
 with live:
     if model_error is None:
-        live_tab(emotion_detector(live_path, "haar", False, min_face, prior))
+        live_tab(emotion_detector(live_path, "haar", False, min_face, prior), model_path)
     else:
         st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 if model_error is None:  # else the video tab's uploader is not drawn, and its upload would look removed

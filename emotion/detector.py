@@ -11,13 +11,14 @@ import copy
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .faces import GUESS, Box, FaceFinder, make_finder, reading_order
-from .inference import Forward, cpu_has_vnni, graph_forward, lite_forward, run_model
+from .inference import Forward, graph_forward, lite_forward, run_model
 from .modelfile import MODELS, load_model, read_meta
 from .preprocess import preprocess_face, to_batch
 from .prior import logit_offset, resolve
@@ -26,13 +27,37 @@ DEFAULT_MODEL = MODELS / "emotion.keras"  # the photo model: the most accurate
 LIVE_MODEL = MODELS / "live.keras"  # the live video model: a small student of the photo model, several times faster
 
 
+# The live path's classify budget per face: with 4 faces, finding, tracking and drawing them leave room for ~1 ms a
+# face in its 12 ms at p50 (bench/realtime.py, bench/RESULTS.md).
+LIVE_FACE_MS = 1.0
+
+
+@lru_cache(maxsize=4)
 def live_model(photo_model: Path = DEFAULT_MODEL) -> Path:
-    """The model live video runs on: the small live model on CPUs without VNNI, where the photo model costs several
-    ms a face; on CPUs with VNNI the photo model's int8 export is fast enough for live video, and more accurate
-    (bench/RESULTS.md has both). Another photo model than the default is used as it is."""
-    if photo_model.resolve() == DEFAULT_MODEL.resolve() and LIVE_MODEL.exists() and not cpu_has_vnni():
-        return LIVE_MODEL
-    return photo_model
+    """The model live video runs on, chosen by measuring, not by the CPU's flags: the photo model (the more accurate)
+    where its classify costs at most `LIVE_FACE_MS` a face on this CPU (`classify_ms`, timed at first use), else the
+    small live model (the same int8 file cost 0.45 ms a face on one VNNI CPU and 1.59 on another). Another photo model
+    than the default is used as it is."""
+    if photo_model.resolve() != DEFAULT_MODEL.resolve() or not LIVE_MODEL.exists():
+        return photo_model
+    return photo_model if classify_ms(photo_model) <= LIVE_FACE_MS else LIVE_MODEL
+
+
+@lru_cache(maxsize=4)
+def classify_ms(model: Path, faces: int = 4, repeats: int = 15) -> float:
+    """Median milliseconds a face of `model`'s classify on this CPU, single pass as live video runs it (a batch of
+    `faces`, after one warm-up call): a few hundred ms once per model and process."""
+    import time
+
+    detector = EmotionDetector.load(model, finder="haar", tta=False)
+    batch = np.zeros((faces, 48, 48, 1), np.float32)
+    detector.logits(batch)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        detector.logits(batch)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1000 / faces
 
 
 @dataclass

@@ -5,6 +5,7 @@ a video of real FER2013 faces. Skipped where /usr/bin/chromium is absent (.ci/ru
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -105,6 +106,9 @@ def test_live_webcam_labels_face_and_recommends(server, tmp_path, fer_faces):
         webrtc = page.frame_locator("iframe[title*='webrtc']").first
         webrtc.get_by_role("button", name="START").click(timeout=60_000)
         expect(page.get_by_text("Live mood:")).to_be_visible(timeout=90_000)
+        # The readout says which model runs live, as measured on this CPU.
+        expect(page.get_by_text(re.compile(r"ms added delay · the (photo|live) model \(\d+\.\d\d ms a face"))).to_be_visible(
+            timeout=30_000)
         page.get_by_role("button", name="🎬 Recommend for this mood").click()
         expect(page.get_by_text("Fits a").first).to_be_visible(timeout=60_000)
         shot = tmp_path / "live.png"

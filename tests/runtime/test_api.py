@@ -120,12 +120,19 @@ def test_variant_shares_the_model_and_switches_finder_and_tta(detector, fer_face
 
 
 def test_live_video_runs_on_the_live_model_where_the_photo_model_is_slow(tmp_path, monkeypatch):
+    """The choice follows the photo model's measured cost per face on this CPU, whatever its flags say."""
     live = tmp_path / "live.keras"
     live.write_bytes(b"stand-in")
     monkeypatch.setattr(emotion.detector, "LIVE_MODEL", live)
-    for vnni, expected in ((False, live), (True, emotion.detector.DEFAULT_MODEL)):
-        monkeypatch.setattr(emotion.detector, "cpu_has_vnni", lambda: vnni)
+    for ms, expected in ((1.59, live), (0.45, emotion.detector.DEFAULT_MODEL)):
+        emotion.detector.live_model.cache_clear()
+        monkeypatch.setattr(emotion.detector, "classify_ms", lambda model: ms)
         assert emotion.detector.live_model() == expected
-    monkeypatch.setattr(emotion.detector, "cpu_has_vnni", lambda: False)
     other = tmp_path / "mine.keras"
     assert emotion.detector.live_model(other) == other  # a chosen model is used as it is
+    emotion.detector.live_model.cache_clear()
+
+
+def test_the_cost_per_face_is_measured_on_this_cpu():
+    ms = emotion.detector.classify_ms(emotion.detector.DEFAULT_MODEL)
+    assert 0 < ms < 100 and emotion.detector.classify_ms(emotion.detector.DEFAULT_MODEL) == ms  # once per process
