@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .clip import VIDEO_SUFFIXES, Clip, ClipError, face_columns, follow, frame_rows
+from .clip import VIDEO_SUFFIXES, Clip, ClipError, face_columns, file_kind, follow, frame_rows
 from .detector import DEFAULT_MODEL
 from .imageio import IMAGE_SUFFIXES, ImageError, read_image
 from .modelfile import file_sha256
@@ -84,11 +84,6 @@ def _glob(pattern: str, hidden: bool = False) -> list[str]:
     from wcmatch import glob as wglob
 
     return sorted(wglob.glob(pattern, flags=wglob.GLOBSTAR | (wglob.DOTGLOB if hidden else 0)))
-
-
-def file_kind(path: str) -> str:
-    """"video" or "photo", by the name's suffix (the name given: a link named clip.mp4 is a video)."""
-    return "video" if Path(path).suffix.lower() in VIDEO_SUFFIXES else "photo"
 
 
 class FileAnalyser:

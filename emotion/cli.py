@@ -68,7 +68,7 @@ def annotated_names(paths: list[str]) -> list[str]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .clip import VIDEO_SUFFIXES
+    from .clip import file_kind
     from .draw import annotate
     from .imageio import ImageError, read_image
 
@@ -78,7 +78,7 @@ def _predict(args: argparse.Namespace) -> int:
         Path(args.annotate).mkdir(parents=True, exist_ok=True)
     for path, copy in zip(args.images, annotated_names(args.images)):
         try:
-            if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+            if file_kind(path) == "video":
                 raise ImageError(f"{path}: is a video; analyse it with `emotion video {path}`")
             image = read_image(path)
         except ImageError as exc:

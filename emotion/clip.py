@@ -37,6 +37,11 @@ MAX_FRAME_PIXELS = 4096 * 2160
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
 
 
+def file_kind(path: str) -> str:
+    """"video" or "photo", by the name's suffix (the name given: a link named clip.mp4 is a video)."""
+    return "video" if Path(path).suffix.lower() in VIDEO_SUFFIXES else "photo"
+
+
 class ClipError(ValueError):
     """A video that cannot be analysed (or not to its end); the message names the file and the problem."""
 

@@ -108,3 +108,13 @@ def concatenate(sets: list[FaceSet]) -> FaceSet:
     return FaceSet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]), sets[0].labels,
                    [p for s in sets for p in s.paths],
                    np.concatenate([np.full(len(s.y), i, np.int32) for i, s in enumerate(sets)]))
+
+
+def source_shares(weights: list[float] | None, sizes: list[int]) -> np.ndarray:
+    """Each source's share of an epoch's faces: `weights` (a run's --source-weights) normalized, or in proportion to
+    the sources' `sizes`."""
+    shares = np.asarray(weights if weights else sizes, dtype=float)
+    if len(shares) != len(sizes) or (shares < 0).any() or shares.sum() <= 0:
+        raise ValueError(f"--source-weights: give {len(sizes)} non-negative weights, one per --data source, "
+                         "not all zero")
+    return shares / shares.sum()

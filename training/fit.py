@@ -27,19 +27,10 @@ from emotion.modelfile import load_model
 from .architectures import build_logits_model, cpu_has_bf16, dtype_policy, float32_copy
 from .augment import augmenter, camera_shift, mixup
 from .config import TrainConfig
-from .data import FaceSet, concatenate, load_sources, source_name
+from .data import FaceSet, concatenate, load_sources, source_name, source_shares
 from .distill import TEACHER_TARGETS, online_teacher, run_teacher_targets
 from .prune import prune_into
 from .reports import finish_model, plot_curves, read_history
-
-
-def source_shares(cfg: TrainConfig, sizes: list[int]) -> np.ndarray:
-    """Each source's share of an epoch's faces: `cfg.source_weights` normalized, or in proportion to the sources' sizes."""
-    weights = np.asarray(cfg.source_weights if cfg.source_weights else sizes, dtype=float)
-    if len(weights) != len(sizes) or (weights < 0).any() or weights.sum() <= 0:
-        raise ValueError(f"--source-weights: give {len(sizes)} non-negative weights, one per --data source, "
-                         "not all zero")
-    return weights / weights.sum()
 
 
 def class_weights(y: np.ndarray, n: int, kind: str = "sqrt") -> np.ndarray:
@@ -64,7 +55,7 @@ def make_datasets(
     aug = augmenter(cfg.seed, cfg.augment)
     source = train.source if train.source is not None else np.zeros(len(train.y), np.int32)
     members = [np.flatnonzero(source == i) for i in range(source.max() + 1)]
-    shares = source_shares(cfg, [len(m) for m in members])
+    shares = source_shares(cfg.source_weights, [len(m) for m in members])
 
     def prepare(x, y, w, training: bool):
         x = tf.cast(x[..., None], tf.float32)

@@ -26,7 +26,7 @@ from emotion.prior import normalized
 
 from .config import ARCHS
 from .config import TrainConfig
-from .data import concatenate, load_sources, load_split, source_name
+from .data import concatenate, load_sources, load_split, source_name, source_shares
 from .ensemble import ARCH as ENSEMBLE
 from .export import export, representative_faces
 from .priors import ACCURACY_TOLERANCE, choose, sweep
@@ -348,8 +348,8 @@ def epoch_shares(cfg: dict) -> dict[str, float]:
         shares = [epoch_shares(read_run(run_folder(m))[0]) for m in cfg["members"]]
         return {d: float(np.mean([s.get(d, 0.0) for s in shares])) for d in dict.fromkeys(d for s in shares for d in s)}
     sources = data_sources(cfg)
-    weights = cfg.get("source_weights") or [sum(train_counts(d).values()) for d in sources]
-    return {d: w / sum(weights) for d, w in zip(sources, weights)}
+    shares = source_shares(cfg.get("source_weights"), [sum(train_counts(d).values()) for d in sources])
+    return dict(zip(sources, shares.tolist()))
 
 
 def training_shares(cfg: dict, labels: tuple[str, ...]) -> dict[str, float]:
