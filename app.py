@@ -96,7 +96,7 @@ def version(path: str) -> float:
 @st.cache_resource(show_spinner="Loading the emotion model ...", max_entries=4)
 def load_model(model_path: str, _version: float) -> EmotionDetector:
     """The model, loaded once per process and shared by every viewer and face finder."""
-    return EmotionDetector.load(model_path, finder="haar")
+    return EmotionDetector.load(model_path, finder="live")
 
 
 @st.cache_resource(show_spinner="Loading the face finder ...", max_entries=16)
@@ -166,7 +166,7 @@ def analyse_video(digest: str, name: str, model_path: str, _version: float, min_
                   _data: bytes) -> dict:
     """One uploaded video's analysis: summary.json's content, frames.csv and annotated.mp4 (as bytes, for the
     player and the downloads). Raises ClipError when nothing in the file can be analysed."""
-    det = emotion_detector(model_path, "haar", False, min_face, prior)
+    det = emotion_detector(model_path, "live", False, min_face, prior)
     with analysis_slot("video"), tempfile.TemporaryDirectory() as folder:
         # Made inside the cached function, so that a rerun's replay shows and removes it too (st.cache_data replays
         # elements created inside; it refuses to update ones created outside).
@@ -500,7 +500,7 @@ def recommendations(catalog, catalog_error: Exception | None, filters: Filters, 
 
 with st.sidebar:
     st.header("Photos")
-    photo_finder = st.selectbox("Face finder", list(FINDERS), help="mtcnn: accurate; haar: fast")
+    photo_finder = st.selectbox("Face finder", list(FINDERS), help="photo: accurate; live: fast, as on live video")
     min_face = st.slider("Smallest face (px)", 20, 200, 30, step=10, help="Faces smaller than this are not searched for")
     tta_slot = st.empty()  # the toggle's default is the model's own setting, known once the model is loaded
     st.header("Films")
@@ -560,7 +560,7 @@ with video:
         st.info("Video analysis needs a working model: choose one under Advanced in the sidebar.")
 with live:
     if model_error is None:
-        live_tab(emotion_detector(live_path, "haar", False, min_face, prior), model_path)
+        live_tab(emotion_detector(live_path, "live", False, min_face, prior), model_path)
     else:
         st.info("Live video needs a working model: choose one under Advanced in the sidebar.")
 if model_error is None:  # else the video tab's uploader is not drawn, and its upload would look removed

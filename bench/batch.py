@@ -1,6 +1,6 @@
 """Archives and video files: `emotion batch` in one process, with `--jobs 2` and on a local Ray; `emotion video`.
 
-    python bench/batch.py [--photos 2000] [--clip-seconds 60] [--long-minutes 10]
+    python -m bench.batch [--photos 2000] [--clip-seconds 60] [--long-minutes 10]
 
 Photos: FER2013 val faces (every class) pasted one per 400x300 scene. Clip: 640x480 at 30 fps, two real faces
 drifting over a background. Each batch path runs as its own `emotion batch` command (start-up included), watched
@@ -31,7 +31,7 @@ LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 def make_photos(folder: Path, n: int) -> None:
     from emotion.imageio import read_image
     from emotion.preprocess import preprocess_face
-    from training.scenes import make_scene
+    from synthetic.scenes import make_scene
 
     files = sorted(FER_VAL.glob("*/*.jpg"))
     rng = np.random.default_rng(0)
@@ -44,7 +44,7 @@ def make_photos(folder: Path, n: int) -> None:
 def make_clip(path: Path, seconds: float) -> None:
     from emotion.imageio import read_image
     from emotion.preprocess import preprocess_face
-    from training.scenes import moving_faces, write_clip
+    from synthetic.scenes import moving_faces, write_clip
 
     faces = [preprocess_face(read_image(f)) for f in (sorted(FER_VAL.glob("happy/*.jpg"))[0],
                                                         sorted(FER_VAL.glob("sad/*.jpg"))[0])]
@@ -115,7 +115,7 @@ def video_speed(clip: Path, seconds: float) -> dict:
     from emotion import EmotionDetector
     from emotion.clip import analyse_clip
 
-    det = EmotionDetector.load(finder="haar", tta=False)
+    det = EmotionDetector.load(finder="live", tta=False)
     out = {}
     with tempfile.TemporaryDirectory() as folder:
         for name, fps in (("default", 10.0), ("every frame", None)):
@@ -130,7 +130,7 @@ def video_memory(clip: Path, minutes: float) -> list[tuple[float, float]]:
     from emotion import EmotionDetector
     from emotion.clip import analyse_clip
 
-    det = EmotionDetector.load(finder="haar", tta=False)
+    det = EmotionDetector.load(finder="live", tta=False)
     me = psutil.Process()
     marks: list[tuple[float, float]] = []
 
@@ -150,8 +150,7 @@ def main() -> None:
     parser.add_argument("--long-minutes", type=float, default=10, help="the clip for the memory check (0: skip it)")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md", help="'-' for none")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "bench"))
-    from realtime import busy_warning, cpu_kind, machine, write_section
+    from bench.report import busy_warning, cpu_kind, machine, write_section
 
     warning = busy_warning()
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,7 +199,7 @@ def main() -> None:
     if str(args.results) != "-":
         title, flags = cpu_kind()
         write_section(args.results, f"Archives and video files ({title})", [
-            f"{time.strftime('%Y-%m-%d')}, `python bench/batch.py --photos {args.photos} --clip-seconds "
+            f"{time.strftime('%Y-%m-%d')}, `python -m bench.batch --photos {args.photos} --clip-seconds "
             f"{args.clip_seconds:.0f} --long-minutes {args.long_minutes:.0f}`.",
             f"Machine: {machine()}; CPU flags: {flags}.",
             *([f"**Warning**: {warning}."] if warning else []),

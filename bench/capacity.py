@@ -1,6 +1,6 @@
 """Live capacity with light WebRTC clients: N viewers on one server process, served as the page serves them.
 
-    python bench/capacity.py [--viewers 1 2 4 8] [--seconds 60] [--soak 300] [--limit 2]
+    python -m bench.capacity [--viewers 1 2 4 8] [--seconds 60] [--soak 300] [--limit 2]
 
 The server side is the page's own: per viewer one streamlit-webrtc `WebRtcWorker` (decode, the page's frame
 callback `emotion.video.Viewer.on_frame`, encode back) on the shared live detector, in this process. The viewers
@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -43,7 +42,7 @@ def vp8_clip(path: Path, seconds: float) -> None:
 
     from emotion.imageio import read_image
     from emotion.preprocess import preprocess_face
-    from training.scenes import moving_faces
+    from synthetic.scenes import moving_faces
 
     faces = [preprocess_face(read_image(sorted((FER_VAL / c).glob("*.jpg"))[0])) for c in ("happy", "surprise")]
     with av.open(str(path), "w") as out:
@@ -121,7 +120,7 @@ class Server:
         from emotion.detector import EmotionDetector, live_model
         from emotion.video import ViewerLimit
 
-        self.detector = EmotionDetector.load(live_model(), finder="haar", tta=False)  # as the page's live tab
+        self.detector = EmotionDetector.load(live_model(), finder="live", tta=False)  # as the page's live tab
         self.limit = ViewerLimit(limit)
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
@@ -220,8 +219,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=os.cpu_count() or 2, help="the page's limit (default: one "
                         "viewer per core, as MOOD_MAX_LIVE_VIEWERS)")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "bench"))
-    from realtime import busy_warning, cpu_kind, machine, write_section
+    from bench.report import busy_warning, cpu_kind, machine, write_section
 
     warning = busy_warning()
     with tempfile.TemporaryDirectory() as tmp:
@@ -243,12 +241,12 @@ def main() -> None:
     text = "\n".join([header] + [row(r) for r in results + ([soak] if soak else [])])
     if soak:
         lags = [(v["lag_first"], v["lag_last"]) for v in soak["viewers"] if v["lag_first"] is not None]
-        text += (f"\n\nSoak (the last row): each viewer's added delay in the first and the last 5 s sample: "
+        text += ("\n\nSoak (the last row): each viewer's added delay in the first and the last 5 s sample: "
                  + ", ".join(f"{a:.0f} -> {b:.0f} ms" for a, b in lags) + ".")
     print(text)
     title, flags = cpu_kind()
     write_section(ROOT / "bench" / "RESULTS.md", f"Live capacity, light WebRTC clients ({title})", [
-        f"{time.strftime('%Y-%m-%d')}, `python bench/capacity.py --viewers {' '.join(map(str, args.viewers))} "
+        f"{time.strftime('%Y-%m-%d')}, `python -m bench.capacity --viewers {' '.join(map(str, args.viewers))} "
         f"--seconds {args.seconds:g} --soak {args.soak:g} --limit {args.limit}`.",
         f"Machine: {machine()}; CPU flags: {flags}.",
         *([f"**Warning**: {warning}."] if warning else []),

@@ -1,6 +1,6 @@
 """Capacity of the live page: N viewers with fake webcams on one server, per-viewer frame rate and latency.
 
-    python bench/load.py [--viewers 1 2 4 8] [--seconds 60] [--soak 300] [--limit 4] [--uploaders 1 2 4]
+    python -m bench.load [--viewers 1 2 4 8] [--seconds 60] [--soak 300] [--limit 4] [--uploaders 1 2 4]
 
 Starts `streamlit run app.py` (with MOOD_MAX_LIVE_VIEWERS=--limit) and, for each N, one headless Debian
 Chromium with N pages, each sending a clip of real FER2013 faces from a fake camera. Every 5 s it reads
@@ -17,68 +17,22 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from emotion.imageio import read_image
-from emotion.preprocess import preprocess_face
-from training.scenes import background, paste_face
+from bench.report import cpu_kind, machine, write_section
+from bench.server import CHROMIUM, CHROMIUM_ARGS, camera_clip, peak_mb, photo, reset_peak, rss_mb, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
-FER_VAL = ROOT.parent / "shared" / "datasets" / "fer2013" / "val"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
-                 "--use-fake-device-for-media-stream"]
 READOUT = re.compile(r"Analysing ([\d.]+) frames/s · (\d+) ms a frame \(p95 (\d+) ms\) · (-?\d+) ms added delay")
-
-
-def camera_clip(path: Path, frames: int = 90) -> None:
-    """An MJPEG clip (640x480) of two real faces drifting over a room-like background."""
-    rng = np.random.default_rng(0)
-    faces = [preprocess_face(read_image(sorted((FER_VAL / c).glob("*.jpg"))[0])) for c in ("happy", "surprise")]
-    bg = background(480, 640, rng)
-    with open(path, "wb") as fh:
-        for i in range(frames):
-            frame = bg.copy()
-            paste_face(frame, faces[0], (60 + int(30 * np.sin(i / 12)), 120, 200, 200))
-            paste_face(frame, faces[1], (380, 140 + int(20 * np.cos(i / 12)), 180, 180))
-            fh.write(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
-
-
-def start_server(limit: int) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-                              cwd=ROOT, env={**os.environ, "MOOD_MAX_LIVE_VIEWERS": str(limit)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                return server, url
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    raise SystemExit("the page did not start within 2 minutes")
 
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
 
 
 def readouts(pages) -> list[tuple | str | None]:
@@ -140,7 +94,6 @@ def run(playwright, url: str, clip: Path, n: int, seconds: float, server_pid: in
 
 def uploads(playwright, url: str, m: int, server_pid: int, folder: Path) -> dict:
     """M users uploading a different 4000x3000 photo of 6 faces at once: seconds until the last sees its result."""
-    from page import peak_mb, photo, reset_peak  # bench/page.py, beside this script
 
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
@@ -204,11 +157,10 @@ def main() -> None:
                   "|---:|---:|---:|"]
         lines += [f"| {u['uploaders']} | {u['last_result_s']:.1f} s | +{u['peak_mb']:.0f} MB |" for u in upload_rows]
     print("\n".join(lines))
-    from realtime import cpu_kind, machine, write_section  # bench/realtime.py, beside this script
 
     title, flags = cpu_kind()
     write_section(args.results, f"Viewers on one server ({title})", [
-        f"{time.strftime('%Y-%m-%d')}, `python bench/load.py --viewers {' '.join(map(str, args.viewers))} --seconds "
+        f"{time.strftime('%Y-%m-%d')}, `python -m bench.load --viewers {' '.join(map(str, args.viewers))} --seconds "
         f"{args.seconds:.0f}{f' --soak {args.soak:.0f}' if args.soak else ''} --limit {args.limit}"
         f"{' --uploaders ' + ' '.join(map(str, args.uploaders)) if args.uploaders else ''}`.",
         f"Machine: {machine()}; CPU flags: {flags}. The browsers (one Chromium, a page per viewer, fake 640x480 "

@@ -1,6 +1,6 @@
 """Peak memory of one photo or video through the command line, for the largest inputs the runtime accepts.
 
-    python bench/memory.py [--out DIR]
+    python -m bench.memory [--out DIR]
 
 Each case runs `emotion predict` or `emotion video` in a process of its own (the model loaded, as a user's command
 loads it) and reports that process's peak resident memory (`os.wait4`) and wall time: a 6000x4000 photo with faces
@@ -48,7 +48,7 @@ def make_inputs(folder: Path) -> None:
 
     from emotion.imageio import read_image
     from emotion.preprocess import preprocess_face
-    from training.scenes import make_scene, moving_faces, write_clip
+    from synthetic.scenes import make_scene, moving_faces, write_clip
 
     faces = [preprocess_face(read_image(sorted((FER_VAL / c).glob("*.jpg"))[0])) for c in ("happy", "sad", "surprise")]
     photo, _ = make_scene(faces, [600, 500, 400], (4000, 6000), seed=1)

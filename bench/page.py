@@ -2,7 +2,7 @@
 TTA on and off), time of a filter change after an upload, the server's peak memory for a 24 and a 50 MP photo, and
 screenshots.
 
-    python bench/page.py [--shots DIR]
+    python -m bench.page [--shots DIR]
 
 Starts `streamlit run app.py`, drives it with headless Debian Chromium (Playwright), prints a table, writes it
 to bench/RESULTS.md, and saves screenshots at 1280x800 and 390x844 (first view, one face, a group, the end of
@@ -17,39 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 
-from load import CHROMIUM, CHROMIUM_ARGS, FER_VAL, camera_clip, rss_mb, start_server  # bench/, beside this script
-from realtime import cpu_kind, machine, write_section
+from bench.report import cpu_kind, machine, write_section
+from bench.server import CHROMIUM, CHROMIUM_ARGS, camera_clip, peak_mb, photo, reset_peak, rss_mb, start_server
 
-from emotion.imageio import read_image
-from emotion.preprocess import preprocess_face
-from training.scenes import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def faces(n: int, seed: int) -> list[np.ndarray]:
-    files = [f for c in ("happy", "sad", "surprise", "angry", "neutral", "fear") for f in sorted((FER_VAL / c).glob("*.jpg"))[:20]]
-    rng = np.random.default_rng(seed)
-    return [preprocess_face(read_image(files[i])) for i in rng.choice(len(files), n, replace=False)]
-
-
-def photo(path: Path, n: int, seed: int, shape=(720, 1280), size: int = 150) -> Path:
-    """A JPEG of `n` real faces (a new picture per seed: the page's cache must not answer)."""
-    scene, _ = make_scene(faces(n, seed), [size - 10 * (i % 3) for i in range(n)], shape=shape, seed=seed)
-    cv2.imwrite(str(path), scene, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    return path
-
-
-def reset_peak(pid: int) -> None:
-    """Start the process's peak-memory mark (VmHWM) afresh from its current size (Linux, as root or owner)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def peak_mb(pid: int) -> float:
-    return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
 
 
 def settled(page) -> None:
@@ -161,7 +134,7 @@ def main() -> None:
     print(f"screenshots: {args.shots}")
     title, flags = cpu_kind()
     write_section(args.results, f"The page ({title})", [
-        f"{time.strftime('%Y-%m-%d')}, `python bench/page.py`: headless Chromium on the same machine as the server.",
+        f"{time.strftime('%Y-%m-%d')}, `python -m bench.page`: headless Chromium on the same machine as the server.",
         f"Machine: {machine()}; CPU flags: {flags}.", "", *lines])
 
 

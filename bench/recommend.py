@@ -1,12 +1,10 @@
 """Recommender benchmark: time per `recommend` call and the list-quality targets, printed as a table.
 
-    python bench/recommend.py [--json]
+    python -m bench.recommend [--json]
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 
 import argparse

@@ -1,6 +1,6 @@
 """Stress test: one shared EmotionDetector used from many threads at once, as the page's viewers use it.
 
-    python bench/stress.py [--threads 8] [--seconds 60]
+    python -m bench.stress [--threads 8] [--seconds 60]
 
 Each thread loops for --seconds over real FER2013 faces pasted in scenes: the live path (the Haar face
 finder, and a LiveProcessor of its own over a 30-frame clip, as each viewer has) and the photo path (MTCNN,
@@ -25,7 +25,7 @@ from emotion.faces import make_finder
 from emotion.imageio import read_image
 from emotion.preprocess import preprocess_face
 from emotion.video import LiveProcessor
-from training.scenes import background, make_scene
+from synthetic.scenes import background, make_scene
 from training.shifted import shift_photo
 
 FER_VAL = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fer2013" / "val"
@@ -70,8 +70,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
 
-    photo = EmotionDetector.load(finder="mtcnn")  # TTA as the model's own default
-    live = photo.variant(make_finder("haar"), tta=False)
+    photo = EmotionDetector.load(finder="photo")  # TTA as the model's own default
+    live = photo.variant(make_finder("live"), tta=False)
     images = scenes(6) + hard_photos()
     clip = [images[0]] * 10 + [images[1]] * 10 + [images[2]] * 10
     reference = {
@@ -116,11 +116,11 @@ def main() -> int:
               f"{t['exceptions']} exceptions")
     for error in errors[:3]:
         print(error, file=sys.stderr)
-    from realtime import cpu_kind, machine, write_section  # bench/realtime.py, beside this script
+    from bench.report import cpu_kind, machine, write_section
 
     title, flags = cpu_kind()
     write_section(Path(__file__).resolve().parent / "RESULTS.md", f"One detector shared by threads ({title})", [
-        f"{time.strftime('%Y-%m-%d')}, `python bench/stress.py --threads {args.threads} --seconds {args.seconds:.0f}`; "
+        f"{time.strftime('%Y-%m-%d')}, `python -m bench.stress --threads {args.threads} --seconds {args.seconds:.0f}`; "
         f"machine: {machine()}; CPU flags: {flags}.", "",
         "| path | calls | results unlike the single-thread ones | exceptions |", "|---|---:|---:|---:|",
         *[f"| {path} | {t['calls']} | {t['mismatches']} | {t['exceptions']} |" for path, t in tally.items()]])

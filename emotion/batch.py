@@ -49,7 +49,7 @@ class Settings:
     """How every worker loads its detector: plain values, so they travel to processes and Ray actors."""
 
     model: str | None = None
-    finder: str = "mtcnn"  # for photos; videos use the fast finder and tracking, as `emotion video`
+    finder: str = "photo"  # for photos; videos use the live finder and tracking, as `emotion video`
     tta: bool | None = None  # for photos (None: the model's own setting); off for videos
     prior: str | None = None  # see emotion.prior.resolve (None: the model's own)
     fps: float | None = 10.0  # video frames analysed per second (None: every frame)
@@ -105,7 +105,7 @@ class FileAnalyser:
         self.settings = settings
         self.photos = EmotionDetector.load(settings.model, finder=settings.finder, tta=settings.tta,
                                            prior=settings.prior)
-        self.videos = self.photos.variant(make_finder("haar"), tta=False)
+        self.videos = self.photos.variant(make_finder("live"), tta=False)
         self.labels = self.photos.labels
 
     def rows(self, path: str, data: bytes | None = None) -> list[dict]:

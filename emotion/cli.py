@@ -238,13 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def model_options(p: argparse.ArgumentParser, finder: str = "mtcnn",
+    def model_options(p: argparse.ArgumentParser, finder: str = "photo",
                       tta: str = "default: the model's own setting") -> None:
         p.add_argument("--model", help="model file trained by this project (default: models/emotion.keras)")
         p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                        help=f"test-time augmentation, the mean over {TTA_VIEWS} ({tta})")
         p.add_argument("--finder", choices=sorted(FINDERS), default=finder,
-                       help="face finder: mtcnn (accurate) or haar (fast, follows faces between searches in video); "
+                       help="face finder: photo (accurate) or live (fast, follows faces from frame to frame in video); "
                             "default %(default)s")
         p.add_argument("--prior", metavar="PRIOR",
                        help="how common each emotion is assumed to be: default (the model's), training (as in its "
@@ -264,15 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=frame_rate, default=DEFAULT_FPS,
                    help=f"frames analysed per second of video (default {DEFAULT_FPS:g}; 0: every frame)")
     p.add_argument("--annotate", action="store_true", help="also write annotated.mp4 with numbered, labelled boxes")
-    # Video: the fast finder, which follows faces between full searches; labels are smoothed over time, so
+    # Video: the live finder, which follows faces from frame to frame; labels are smoothed over time, so
     # test-time augmentation (18x the model cost) is off unless asked for.
-    model_options(p, finder="haar", tta="default: off")
+    model_options(p, finder="live", tta="default: off")
     p.set_defaults(func=_video, tta=False)
 
     p = sub.add_parser("batch", help="every face in many photos and videos, one row each, into Parquet or CSV",
                        description="Every face in many photos and videos, one row each, into Parquet or CSV. "
-                       "--finder and --tta are for photos: videos run as `emotion video` does, with the fast finder "
-                       "following faces between searches and without TTA.")
+                       "--finder and --tta are for photos: videos run as `emotion video` does, with the live finder "
+                       "following faces from frame to frame and without TTA.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (searched recursively) or globs")
     p.add_argument("--out", required=True, metavar="TABLE", help="results.parquet or results.csv; rerunning skips "
                    "the files already in it")

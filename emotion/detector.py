@@ -49,7 +49,7 @@ def classify_ms(model: Path, faces: int = 4, repeats: int = 15) -> float:
     `faces`, after one warm-up call): a few hundred ms once per model and process."""
     import time
 
-    detector = EmotionDetector.load(model, finder="haar", tta=False)
+    detector = EmotionDetector.load(model, finder="live", tta=False)
     batch = np.zeros((faces, 48, 48, 1), np.float32)
     detector.logits(batch)
     times = []
@@ -133,7 +133,7 @@ class EmotionDetector:
 
     @classmethod
     def load(
-        cls, path: str | Path | None = None, finder: str | FaceFinder = "mtcnn", tta: bool | None = None,
+        cls, path: str | Path | None = None, finder: str | FaceFinder = "photo", tta: bool | None = None,
         min_face: int | None = None, prior: str | Mapping[str, float] | None = None,
     ) -> "EmotionDetector":
         """Load a model file trained by this project (default: models/emotion.keras) and a face finder.
@@ -173,8 +173,8 @@ class EmotionDetector:
     def detect(self, image: np.ndarray, near: list[Box] | None = None) -> list[Face]:
         """Find every face in an image and label it, in reading order; no face is an empty list, not an error.
 
-        `near` (live video): boxes of faces seen a frame ago; a finder that can (Haar) then
-        searches only around them, several times faster than a full search.
+        `near` (video): boxes of faces seen a frame ago; a finder that can (the live finder) then re-finds them
+        there and scans only a part of the image for new faces, several times faster than a full search.
         """
         image = as_bgr(image)
         find_near = getattr(self.finder, "find_near", None)

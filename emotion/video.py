@@ -1,8 +1,8 @@
 """Video: faces followed across frames, and the live webcam path.
 
 `FaceTracker` is what every video path shares (live webcam, video files in `emotion.clip`): per frame, find
-faces (a full-frame search every second, in between only near the tracked faces: several times cheaper
-with the Haar finder) -> one batched classification -> each face matched to its track by box overlap, so it
+faces (with the live finder: each tracked face re-found near its last box, and a part of the frame scanned for new
+ones, `emotion.faces.live`) -> one batched classification -> each face matched to its track by box overlap, so it
 keeps a stable id, and its scores smoothed by an exponential moving average over time.
 
 One `LiveProcessor` per webcam viewer. `process(frame)` runs on the webcam worker thread: the tracker, then
@@ -27,10 +27,6 @@ from .detector import EmotionDetector, Face
 from .draw import annotate, notice
 from .faces import Box, iou
 
-# A full-frame face search every SEARCH_SECONDS finds faces that came into view; the frames between search only
-# around the faces already tracked, several times cheaper (bench/realtime.py). Rarer full searches make fewer slow
-# frames: a new face gets its box within this time, about when its smoothed label settles anyway.
-SEARCH_SECONDS = 1.0
 SMOOTHING_SECONDS = 0.5  # time constant of the moving average: labels settle in ~0.5 s, no flicker
 FORGET_SECONDS = 1.0  # a face unseen this long is dropped
 HOLD_SECONDS = 0.3  # a face the finder missed this recently keeps its box and label on screen (no flicker)
@@ -65,15 +61,11 @@ class FaceTracker:
         self.detector = detector
         self.labels = detector.labels
         self.tracks: list[Track] = []
-        self._searched = -math.inf  # when the last full-frame search ran
         self._next_id = 1
 
     def track(self, frame: np.ndarray, now: float) -> list[Tracked]:
         """The faces of a BGR frame taken at `now` (seconds, increasing), matched to the tracks so far."""
-        full_search = not self.tracks or now - self._searched >= SEARCH_SECONDS
-        if full_search:
-            self._searched = now
-        faces = self.detector.detect(frame, near=None if full_search else [t.box for t in self.tracks])
+        faces = self.detector.detect(frame, near=[t.box for t in self.tracks] if self.tracks else None)
         return self._update(faces, now)
 
     def _update(self, faces: list[Face], now: float) -> list[Tracked]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "movies.csv"
 # MovieLens files titles as "Matrix, The" or "Street Fighter, The (Gekitotsu! Satsujin ken)".

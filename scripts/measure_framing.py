@@ -1,4 +1,4 @@
-"""Measure how each face finder's raw box relates to the FER2013 crop framing (emotion.faces.FRAMING).
+"""Measure how each face finder's raw box relates to the FER2013 crop framing (emotion.faces.boxes.FRAMING).
 
 FER2013 faces are pasted into scenes at known boxes; each finder's raw (unframed) box is compared
 with the paste box. Prints, per finder, the share of faces found and the median scale and centre shift
@@ -19,7 +19,7 @@ import numpy as np
 from emotion import faces
 from emotion.imageio import read_image
 from emotion.preprocess import preprocess_face
-from training.scenes import make_scene
+from synthetic.scenes import make_scene
 
 FER_VAL = Path(__file__).resolve().parents[1].parent / "shared/datasets/fer2013/val"
 
@@ -30,8 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     files = sorted(FER_VAL.rglob("*.jpg"))
     random.Random(0).shuffle(files)
-    identity = {name: (1.0, 0.0) for name in faces.FINDERS}
-    faces.FRAMING.update(identity)  # measure raw boxes: framing is what we are estimating
+    faces.boxes.FRAMING.update({net: (1.0, 0.0) for net in faces.boxes.FRAMING})  # raw boxes: what we estimate
     for name in faces.FINDERS:
         finder = faces.make_finder(name, min_face=20)
         scales, shifts, found = [], [], 0
@@ -46,7 +45,7 @@ def main() -> None:
             side = (w + h) / 2
             scales.append(truth[2] / side)
             shifts.append(((truth[1] + truth[3] / 2) - (y + h / 2)) / truth[2])
-        print(f"{name}: found {found}/{args.n}; scale median {np.median(scales):.3f} "
+        print(f"{name} finder: found {found}/{args.n}; scale median {np.median(scales):.3f} "
               f"(IQR {np.percentile(scales, 25):.3f}-{np.percentile(scales, 75):.3f}); "
               f"shift median {np.median(shifts):+.3f}")
 

@@ -43,7 +43,7 @@ def teacher_log_probs(teacher: str | Path, faces: FaceSet, cache_dir: Path | Non
     cache = cache_dir / f"{file_sha256(teacher)[:16]}-{key}.npy" if cache_dir else None
     if cache and cache.exists():
         return np.load(cache)
-    detector = EmotionDetector.load(teacher, finder="haar", tta=True, prior="training")  # what it learned
+    detector = EmotionDetector.load(teacher, finder="live", tta=True, prior="training")  # what it learned
     order = label_order(teacher, detector.labels, faces.labels)
     log_probs = log_softmax(detector.logits(faces.x[..., None].astype(np.float32)), axis=1)[:, order]
     if cache:

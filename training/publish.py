@@ -248,7 +248,7 @@ def runtime_accuracy(model: Path, data: str, kernels: str) -> tuple[float, float
     pass, with TTA."""
     os.environ["EMOTION_KERNELS"] = kernels
     try:
-        detector = EmotionDetector.load(model, finder="haar", tta=False)
+        detector = EmotionDetector.load(model, finder="live", tta=False)
     finally:
         del os.environ["EMOTION_KERNELS"]
     val = load_split(data, "val", labels=detector.labels)
@@ -323,7 +323,7 @@ def set_priors(model: Path, cfg: dict, tta: bool | None = None) -> list[dict]:
     sweep's rows, the chosen one marked."""
     labels = tuple(read_meta(model)["labels"])
     train_prior = training_shares(cfg, labels)
-    detector = EmotionDetector.load(model, finder="haar", prior="training", tta=tta)
+    detector = EmotionDetector.load(model, finder="live", prior="training", tta=tta)
     vals = {source_name(d): v for d, v in zip(data_sources(cfg), load_sources(data_sources(cfg), "val", labels))}
     rows = sweep({name: (detector.logits(v.x[..., None].astype("float32")), v.y) for name, v in vals.items()}, labels,
                  train_prior)
@@ -464,10 +464,11 @@ def index_runs(runs: Path = Path("runs")) -> Path:
     path = runs / "README.md"
     path.write_text(
         "# Training runs\n\nWritten by `python -m training runs`. Each folder keeps its records: run.json (the "
-        "configuration; `--resume` reads it), history.csv, metrics.json, report.txt and plots. Model files and "
-        "checkpoints stay on the machine that trained them and are not in git; the shipped model is in "
-        "`models/`. A checkpoint is committed only while its run must resume in a later session; older "
-        "checkpoints stay in the git history (e.g. `git log --all -- runs/small3/backup`).\n\n"
+        "configuration; `--resume` reads it), history.csv, metrics.json, report.txt and plots. Weights in git are "
+        "the published models in `models/` and nothing else: a run's model file and checkpoints stay on the machine "
+        "that trained it, where `--resume` continues it; `python -m training unpack` recovers an ensemble's members "
+        "from a published model. Checkpoints of earlier runs remain in the git history (e.g. "
+        "`git log --all -- runs/small3/backup`).\n\n"
         "Val is the first source's (FER2013 PublicTest, 3,435 faces), used for model selection; a run on several "
         "sources also gives its second source's val (ExpW's), with TTA.\n\n"
         "| run | architecture | origin | epochs | val | val TTA | val macro recall | 2nd source's val TTA: accuracy / "

@@ -18,7 +18,7 @@ from emotion.faces import Box
 from emotion.imageio import read_image
 from emotion.preprocess import preprocess_face
 
-from .scenes import background, paste_face
+from synthetic.scenes import background, paste_face
 
 SHAPES = ((480, 640), (640, 480), (360, 360), (720, 960))  # landscape, portrait, square, larger
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from emotion.imageio import IMAGE_SUFFIXES
 from emotion.labels import FER2013_LABELS
-from training.scenes import make_scene
+from synthetic.scenes import make_scene
 
 TIMEOUT = 120
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from training.scenes import background, paste_face
+from synthetic.scenes import background, paste_face
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (apt-get install chromium)")
@@ -239,7 +239,7 @@ def test_a_broken_model_keeps_the_upload_and_the_films(server, tmp_path, fer_fac
 def test_video_upload_shows_timeline_faces_and_films(server, tmp_path, fer_faces):
     from playwright.sync_api import expect, sync_playwright
 
-    from training.scenes import moving_faces, write_clip
+    from synthetic.scenes import moving_faces, write_clip
 
     clip = tmp_path / "reaction.mp4"
     faces = [fer_faces["happy"][0], fer_faces["happy"][1]]

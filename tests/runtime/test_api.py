@@ -13,7 +13,7 @@ from emotion.labels import FER2013_LABELS
 from emotion.modelfile import load_model, save_model
 from training.architectures import build_logits_model, calibrated_model
 from training.data import load_folder
-from training.scenes import make_scene
+from synthetic.scenes import make_scene
 
 
 def test_detect_labels_every_face(detector, fer_faces):
@@ -82,7 +82,7 @@ def test_label_order_is_read_from_the_model_file(tmp_path, fer_faces):
     save_model(calibrated_model(base), path, ("surprise", "happy", "angry"))
     _, meta = load_model(path)
     assert meta["labels"] == ["surprise", "happy", "angry"]
-    det = EmotionDetector.load(path, finder="haar")
+    det = EmotionDetector.load(path, finder="live")
     (scores,) = det.classify([fer_faces["sad"][0]])
     assert list(scores) == ["surprise", "happy", "angry"]
     assert max(scores, key=scores.get) == "happy"
@@ -101,10 +101,10 @@ def test_missing_model_file(tmp_path):
 
 
 def test_variant_shares_the_model_and_switches_finder_and_tta(detector, fer_faces):
-    from emotion.faces import HaarFinder
+    from emotion.faces import LiveFinder
 
-    fast = detector.variant(HaarFinder(), tta=True)
-    assert fast.model is detector.model and isinstance(fast.finder, HaarFinder) and fast.tta
+    fast = detector.variant(LiveFinder(), tta=True)
+    assert fast.model is detector.model and isinstance(fast.finder, LiveFinder) and fast.tta
     plain = detector.variant(tta=False)
     face = fer_faces["surprise"][0]
     (averaged,) = fast.classify([face])

@@ -10,7 +10,7 @@ import pytest
 
 import emotion.batch
 from emotion.cli import main
-from training.scenes import make_scene, moving_faces, write_clip
+from synthetic.scenes import make_scene, moving_faces, write_clip
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 BAD = {"empty.jpg", "notes.png", "cut.jpg", "cut.mp4"}

@@ -11,7 +11,7 @@ import pytest
 from emotion.cli import main
 from emotion.detector import DEFAULT_MODEL
 from emotion.modelfile import read_meta
-from training.scenes import make_scene
+from synthetic.scenes import make_scene
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_predict_json_one_entry_per_input_in_order(capsys, tmp_path, scene_file)
 
 
 def test_predict_text_output_and_annotation(capsys, tmp_path, scene_file):
-    code, out, _ = run(capsys, "predict", scene_file, "--annotate", tmp_path / "ann", "--finder", "mtcnn")
+    code, out, _ = run(capsys, "predict", scene_file, "--annotate", tmp_path / "ann", "--finder", "photo")
     assert code == 0
     assert "2 faces" in out
     annotated = cv2.imread(str(tmp_path / "ann" / "two faces.png"))
@@ -55,7 +55,7 @@ def test_predict_annotates_photos_of_the_same_name_each_in_its_own_copy(capsys, 
     other = tmp_path / "other" / scene_file.name  # e.g. two folders of phone photos, both with IMG_0001.jpg
     other.parent.mkdir()
     cv2.imwrite(str(other), make_scene([fer_faces["sad"][0]], [160], shape=(360, 360), seed=4)[0])
-    code, _, _ = run(capsys, "predict", scene_file, other, "--annotate", tmp_path / "ann", "--finder", "haar")
+    code, _, _ = run(capsys, "predict", scene_file, other, "--annotate", tmp_path / "ann", "--finder", "live")
     assert code == 0
     copies = [cv2.imread(str(tmp_path / "ann" / name)) for name in ("two faces.png", "two faces-2.png")]
     assert [c.shape for c in copies] == [cv2.imread(str(p)).shape for p in (scene_file, other)]

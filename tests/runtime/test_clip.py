@@ -13,7 +13,7 @@ from conftest import malformed
 from emotion.cli import main
 from emotion.clip import Clip, ClipError, analyse_clip
 from emotion.faces import make_finder
-from training.scenes import moving_faces, write_clip
+from synthetic.scenes import moving_faces, write_clip
 
 SECONDS = 4
 
@@ -21,7 +21,7 @@ SECONDS = 4
 @pytest.fixture(scope="module")
 def fast(detector):
     """The detector as `emotion video` uses it: the Haar finder, no TTA."""
-    return detector.variant(make_finder("haar"), tta=False)
+    return detector.variant(make_finder("live"), tta=False)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from emotion.cli import main
 from emotion.clip import Clip, ClipError, analyse_clip
 from emotion.faces import make_finder
 from emotion.imageio import ImageError, read_image
-from training.scenes import make_scene, moving_faces, write_clip
+from synthetic.scenes import make_scene, moving_faces, write_clip
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 ODD = os.fsdecode(b"caf\xe9 \xff")  # a Latin-1 name from an old archive: bytes that are not UTF-8
@@ -30,7 +30,7 @@ ODD = os.fsdecode(b"caf\xe9 \xff")  # a Latin-1 name from an old archive: bytes 
 @pytest.fixture(scope="module")
 def fast(detector):
     """The detector as `emotion video` uses it: the Haar finder, no TTA."""
-    return detector.variant(make_finder("haar"), tta=False)
+    return detector.variant(make_finder("live"), tta=False)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_a_killed_worker_loses_no_file(tmp_path, face_photo):
     for i in range(8):
         files.append(str(tmp_path / f"p{i}.jpg"))
         (tmp_path / f"p{i}.jpg").write_bytes(face_photo)
-    rows = emotion.batch.run_jobs(files, emotion.batch.Settings(finder="haar", threads=1), 2)
+    rows = emotion.batch.run_jobs(files, emotion.batch.Settings(finder="live", threads=1), 2)
     seen = [next(rows)]
     workers = [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())]
     assert len(workers) == 2

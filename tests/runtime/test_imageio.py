@@ -170,7 +170,7 @@ def test_seeded_malformed_images_give_an_image_or_one_line_quickly(tmp_path, pho
         except ImageError as exc:
             assert "\n" not in str(exc) and str(path) in str(exc)
         assert time.perf_counter() - start < 10, path
-    code = main(["predict", *map(str, files), "--json", "--finder", "haar"])
+    code = main(["predict", *map(str, files), "--json", "--finder", "live"])
     out = capsys.readouterr()
     assert code in (0, 2) and "Traceback" not in out.err
     import json

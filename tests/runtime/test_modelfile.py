@@ -90,10 +90,10 @@ def test_every_damaged_model_file_is_one_clear_error(good, tmp_path, capsys):
     cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
     for name, path in damaged_files(good, tmp_path):
         with pytest.raises((ModelFileError, FileNotFoundError)) as err:
-            EmotionDetector.load(path, finder="haar").classify([np.zeros((48, 48), np.uint8)])
+            EmotionDetector.load(path, finder="live").classify([np.zeros((48, 48), np.uint8)])
         message = str(err.value)
         assert str(path) in message and "\n" not in message, name
-        assert main(["predict", str(image), "--model", str(path), "--finder", "haar"]) == 2, name
+        assert main(["predict", str(image), "--model", str(path), "--finder", "live"]) == 2, name
         out = capsys.readouterr()
         assert out.err.startswith("error: cannot load model") and out.err.count("\n") == 1, name
         assert "Traceback" not in out.err + out.out, name
@@ -104,7 +104,7 @@ def test_a_damaged_export_is_passed_over_with_a_warning(good, tmp_path, fer_face
     for suffix in (".keras", ".tflite", ".labels.json"):
         shutil.copy(good.with_name("tiny" + suffix), model.with_name("tiny" + suffix))
     face = [fer_faces["happy"][0]]
-    reference = EmotionDetector.load(model, finder="haar")
+    reference = EmotionDetector.load(model, finder="live")
     assert reference.runtime.startswith("TFLite")
     expected = reference.classify(face)[0]
 
@@ -113,7 +113,7 @@ def test_a_damaged_export_is_passed_over_with_a_warning(good, tmp_path, fer_face
     data[len(data) // 2] ^= 0x55  # one flipped byte, the sidecar's model hash still matching
     lite.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="damaged"):
-        det = EmotionDetector.load(model, finder="haar")
+        det = EmotionDetector.load(model, finder="live")
     assert det.runtime.startswith("TensorFlow")
     assert det.classify(face)[0] == pytest.approx(expected, abs=1e-4)
 
@@ -124,5 +124,5 @@ def test_a_damaged_export_is_passed_over_with_a_warning(good, tmp_path, fer_face
     about["source_sha256"] = json.loads(sidecar_path(good.with_suffix(".tflite")).read_text())["source_sha256"]
     sidecar_path(lite).write_text(json.dumps(about))
     with pytest.warns(UserWarning, match="3 outputs"):
-        det = EmotionDetector.load(model, finder="haar")
+        det = EmotionDetector.load(model, finder="live")
     assert det.classify(face)[0] == pytest.approx(expected, abs=1e-4)

@@ -15,7 +15,7 @@ from emotion.preprocess import to_batch
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped photo model, single pass, on its default prior."""
-    return EmotionDetector.load(finder="haar", tta=False)
+    return EmotionDetector.load(finder="live", tta=False)
 
 
 def test_the_shipped_model_states_its_priors(shipped):
@@ -61,6 +61,6 @@ def test_a_prior_for_every_emotion_by_name(shipped):
 def test_a_bad_prior_is_one_clear_error(prior, tmp_path, capsys):
     photo = tmp_path / "x.png"
     photo.write_bytes(b"")  # never read: the prior fails first
-    assert main(["predict", str(photo), "--finder", "haar", "--prior", prior]) == 2
+    assert main(["predict", str(photo), "--finder", "live", "--prior", prior]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "prior" in err and "Traceback" not in err

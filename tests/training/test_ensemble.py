@@ -60,7 +60,7 @@ def test_ensemble_cli_writes_a_calibrated_model_file_the_detector_loads(tmp_path
     faces = np.stack([fer_faces[c][0] for c in labels])[..., None].astype(np.float32)
     logits = np.asarray(ensemble_logits(members, labels)(faces))
     np.testing.assert_allclose(np.asarray(model(faces)), logits / meta["temperature"], atol=1e-4)
-    det = EmotionDetector.load(out / "model.keras", finder="haar", tta=False)
+    det = EmotionDetector.load(out / "model.keras", finder="live", tta=False)
     scores = det.classify([fer_faces["happy"][0]])[0]
     assert list(scores) == list(labels) and abs(sum(scores.values()) - 1) < 1e-5
 

@@ -18,7 +18,7 @@ def test_shifted_val_is_one_photo_per_val_face_and_reproducible(tiny_dataset, tm
         photo = read_image(tmp_path / "a" / name)
         assert min(photo.shape[:2]) >= 360 and photo.shape[2] == 3
     capsys.readouterr()
-    assert emotion_main(["evaluate", str(tmp_path / "a"), "--detect", "--finder", "haar", "--json"]) == 0
+    assert emotion_main(["evaluate", str(tmp_path / "a"), "--detect", "--finder", "live", "--json"]) == 0
     assert '"no_face"' in capsys.readouterr().out
 
 

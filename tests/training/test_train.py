@@ -205,7 +205,7 @@ def test_distillation_targets_mix_labels_with_the_teachers_probabilities(tmp_pat
     assert main(["train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "t")]) == 0
     teacher = tmp_path / "t" / "model.keras"
     faces = load_split(tiny_dataset, "train", labels=tuple(reversed(FER2013_LABELS)))
-    expected = EmotionDetector.load(teacher, finder="haar", tta=True).classify(list(faces.x))
+    expected = EmotionDetector.load(teacher, finder="live", tta=True).classify(list(faces.x))
     expected = np.array([[scores[label] for label in faces.labels] for scores in expected])
     np.testing.assert_allclose(teacher_targets([teacher], faces, 1.0), expected, atol=1e-5)
     np.testing.assert_array_equal(teacher_targets([teacher], faces, 0.0), np.eye(7)[faces.y])
@@ -275,7 +275,7 @@ def test_consistent_teacher_scores_each_augmented_face(tmp_path, tiny_dataset, m
     x, y, _ = next(iter(train_ds))
     x, y = np.asarray(x), np.asarray(y)
     assert not any((x[:, :, :, 0] == face).all() for face in faces.x)  # augmented views, not the stored faces
-    probs = EmotionDetector.load(teacher, finder="haar", tta=False).probabilities(x)
+    probs = EmotionDetector.load(teacher, finder="live", tta=False).probabilities(x)
     expected = probs[:, [FER2013_LABELS.index(label) for label in faces.labels]]
     one_hot = (y - 0.25 * expected) / 0.75
     np.testing.assert_allclose(np.sort(one_hot, axis=1), np.tile([0] * 6 + [1], (len(y), 1)), atol=1e-4)
@@ -331,7 +331,7 @@ def test_ensemble_of_differing_architectures_runs_as_trained(mixed_ensemble, tin
     assert any(isinstance(layer, keras.layers.Add) for layer in nested_layers(model.get_layer("member_1")))
     faces = load_split(tiny_dataset, "val").x[..., None].astype(np.float32)
     expected = np.asarray(keras.ops.softmax(model(faces, training=False)))
-    np.testing.assert_allclose(EmotionDetector.load(mixed_ensemble, finder="haar", tta=False, prior="training")
+    np.testing.assert_allclose(EmotionDetector.load(mixed_ensemble, finder="live", tta=False, prior="training")
                                .probabilities(faces), expected, atol=1e-4)
 
 

@@ -1,4 +1,4 @@
-"""Synthetic scenes of real faces: FER2013 crops pasted into larger frames at known boxes.
+"""Synthetic scenes of real faces: face crops (FER2013's, ExpW's, a photo's) pasted into larger frames at known boxes.
 
 Used by tests, the framing measurement and the benchmarks, where the true box of every face
 must be known. The paste box is the FER2013 crop itself, i.e. the framing the model trained on.
@@ -74,6 +74,43 @@ def moving_faces(faces: list[np.ndarray], frames: int, rng: np.random.Generator,
             paste_face(frame, face, box)
             boxes.append(box)
         yield cv2.GaussianBlur(frame, (3, 3), 0), boxes
+
+
+def paste_turned(scene: np.ndarray, face: np.ndarray, box: Box, angle: float) -> None:
+    """Paste a face crop (gray or BGR) into `scene` (in place), resized to `box` and turned by `angle` degrees about
+    its centre (a head tilted), inside a feathered oval so that no square edge or corner shows."""
+    x, y, w, h = box
+    face = cv2.resize(face, (w, h), interpolation=cv2.INTER_CUBIC)
+    face = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR) if face.ndim == 2 else face
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    face = cv2.warpAffine(face, turn, (w, h), borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    distance = np.hypot((xx - w / 2) / (0.5 * w), (yy - h / 2) / (0.56 * h))
+    alpha = np.clip((1 - distance) / 0.15, 0, 1)[..., None]
+    region = scene[y : y + h, x : x + w].astype(np.float32)
+    scene[y : y + h, x : x + w] = (alpha * face + (1 - alpha) * region).astype(np.uint8)
+
+
+def wandering_faces(faces: list[np.ndarray], frames: int, rng: np.random.Generator, backgrounds: list[np.ndarray],
+                    fps: float = 30.0) -> Iterator[tuple[np.ndarray, list[Box]]]:
+    """A 640x480 video, frame by frame, of one or four faces that drift, come near and go far (one face between 80
+    and 220 px, four between 60 and 140) and tilt their heads (up to 25 degrees), over photos (`backgrounds`, a new
+    one every 100 frames); each frame comes with the true face boxes (the crops' own squares)."""
+    low, high = (80, 220) if len(faces) == 1 else (60, 140)
+    centres = [(320, 240)] if len(faces) == 1 else [(160, 120), (480, 120), (160, 360), (480, 360)]
+    scenes = [cv2.resize(b, (640, 480), interpolation=cv2.INTER_AREA) for b in backgrounds]
+    offsets = rng.uniform(0, 2 * np.pi, size=(len(faces), 3))
+    for t in range(frames):
+        frame = scenes[(t // 100) % len(scenes)].copy()
+        boxes = []
+        phase = t * 30.0 / fps
+        for face, (cx, cy), (a, b, c) in zip(faces, centres, offsets):
+            size = int(low + (high - low) * (0.5 + 0.5 * np.sin(phase / 45 + a)))
+            x = int(np.clip(cx + 50 * np.sin(phase / 17 + b) - size / 2, 0, 640 - size))
+            y = int(np.clip(cy + 25 * np.cos(phase / 23 + b) - size / 2, 0, 480 - size))
+            paste_turned(frame, face, (x, y, size, size), 25 * np.sin(phase / 29 + c))
+            boxes.append((x, y, size, size))
+        yield frame, boxes
 
 
 def write_clip(frames: Iterable[np.ndarray], path: Path, fps: int = 30, display_rotation: int = 0) -> None:

@@ -1,0 +1,108 @@
+"""The live finder: BlazeFace on every frame, each known face re-found where it was, new faces found by a scan.
+
+Per frame (`find_near`): every face seen a frame ago is searched for in a square around where it was, so its box
+follows it in the same frame, with its eyes, by which the crop is turned upright; and one part of the frame is
+scanned for faces that came into view (`scan_parts`: the whole frame, then overlapping squares of it, one per frame),
+so no frame pays for a full search and frame times stay even. A frame with no known face is scanned whole
+(`find`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .blaze import BlazeFace, Detection
+from .boxes import Box, FaceBox, contains, frame_box, iou
+
+Part = tuple[int, int, int]  # a square of the frame: x, y, side
+
+
+def scan_parts(shape: tuple[int, ...], shares: tuple[float, ...]) -> list[Part]:
+    """The parts of a frame of `shape` scanned for new faces in turn: the whole frame, then, for each of `shares`,
+    squares of that share of its short side laid over it, each overlapping the next by a quarter of its side (a face
+    of up to that size lies whole in one of them). Letterboxed to BlazeFace's input, a face under ~a quarter of the
+    part's side is too small for it: smaller squares find smaller faces."""
+    height, width = shape[:2]
+    parts = [(0, 0, max(height, width))]
+    for share in shares:
+        side = max(1, int(share * min(height, width)))
+        xs, ys = (steps(length, side) for length in (width, height))
+        parts += [(x, y, side) for y in ys for x in xs]
+    return parts
+
+
+def steps(length: int, side: int) -> list[int]:
+    """Where squares of `side` start along `length`, evenly, from 0 to the end, at most 3/4 of a side apart."""
+    n = max(1, int(np.ceil((length - side) / (0.75 * side))) + 1)
+    return sorted({round(i * (length - side) / max(n - 1, 1)) for i in range(n)})
+
+
+class LiveFinder:
+    """Fast face finder for live video and video files. Safe to share between threads: BlazeFace keeps one
+    interpreter per thread, and each thread scans its own turn of the frame's parts."""
+
+    name = "live"
+    MIN_SCORE = 0.5  # BlazeFace's bar for a face known a frame ago (MediaPipe's own for this model)
+    NEW_SCORE = 0.65  # its bar for a new face: lower, it also boxes the edge of a face it finds whole
+    NEAR = 2.0  # the square searched around a known face, as a multiple of its side: room for a frame's movement
+    SCAN_SHARES = (0.6, 0.4)  # the scanned squares' sides, as shares of the frame's short side
+
+    def __init__(self, min_face: int = 40):
+        self.blaze = BlazeFace()
+        self.min_face = min_face
+        self._local = threading.local()
+
+    def smallest_face(self, shape: tuple[int, ...]) -> int:
+        """The side (px) of the smallest face it can find in an image of this shape: a quarter of its smallest scan
+        square's side (`scan_parts`)."""
+        return max(self.min_face, int(np.ceil(0.25 * min(self.SCAN_SHARES) * min(shape[:2]))))
+
+    def find(self, image: np.ndarray) -> list[FaceBox]:
+        """Every face in an HxWx3 BGR image: the whole image and each of its scan squares searched."""
+        return self._merge([], [d for part in scan_parts(image.shape, self.SCAN_SHARES)
+                                for d in self._detect(image, part, self.NEW_SCORE)], image.shape)
+
+    def find_near(self, image: np.ndarray, boxes: list[Box]) -> list[FaceBox]:
+        """The faces at `boxes` (where they were a frame ago) re-found near there, and any new face in this frame's
+        turn of the scan."""
+        known = [self._nearest(image, box) for box in boxes]
+        parts = scan_parts(image.shape, self.SCAN_SHARES)
+        turn = getattr(self._local, "turn", -1) + 1
+        self._local.turn = turn
+        return self._merge([k for k in known if k is not None], self._detect(image, parts[turn % len(parts)], self.NEW_SCORE),
+                           image.shape)
+
+    def _nearest(self, image: np.ndarray, box: Box) -> Detection | None:
+        """The face found in a square `NEAR` times the side of `box` around it, nearest its centre."""
+        x, y, w, h = box
+        side = int(self.NEAR * max(w, h))
+        cx, cy = x + w / 2, y + h / 2
+        found = self._detect(image, (int(cx - side / 2), int(cy - side / 2), side), self.MIN_SCORE)
+        return min(found, key=lambda d: (d.box[0] + d.box[2] / 2 - cx) ** 2 + (d.box[1] + d.box[3] / 2 - cy) ** 2,
+                   default=None)
+
+    def _detect(self, image: np.ndarray, part: Part, min_score: float) -> list[Detection]:
+        """BlazeFace's faces scored >= `min_score` in a square part of the image (clipped to it), in the image's
+        pixels."""
+        x, y, side = part
+        height, width = image.shape[:2]
+        x0, y0 = max(x, 0), max(y, 0)
+        crop = image[y0:min(y + side, height), x0:min(x + side, width)]
+        if min(crop.shape[:2]) < 2:
+            return []
+        return [Detection((bx + x0, by + y0, bw, bh), d.score, {k: (px + x0, py + y0) for k, (px, py) in d.eyes.items()})
+                for d in self.blaze.detect(crop, min_score) for bx, by, bw, bh in [d.box]]
+
+    def _merge(self, known: list[Detection], new: list[Detection], shape: tuple[int, ...]) -> list[FaceBox]:
+        """Faces of at least `min_face`, framed like training faces: the known ones, then new ones, each kept unless it
+        overlaps one kept before it or its centre lies in one (BlazeFace also boxes parts of a face it found whole)."""
+        out: list[FaceBox] = []
+        for d in known + sorted(new, key=lambda d: -d.score):
+            box = frame_box(d.box, "blaze", shape)
+            centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
+            if max(d.box[2], d.box[3]) >= self.min_face and all(
+                    iou(box, f.box) < 0.3 and not contains(f.box, *centre) for f in out):
+                out.append(FaceBox(box, d.score, d.eyes))
+        return out
