@@ -69,6 +69,7 @@ import pandas as pd
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
 from emotion import EmotionDetector, Face, ImageError, read_image
+from emotion import batch
 from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
 from emotion.detector import DEFAULT_MODEL, LIVE_FACE_MS, classify_ms, live_model
 from emotion.draw import annotate, hex_color
@@ -165,7 +166,8 @@ def analyse_photo(digest: str, name: str, model_path: str, _version: float, find
 def analyse_video(digest: str, name: str, model_path: str, _version: float, min_face: int, prior: str,
                   _data: bytes) -> dict:
     """One uploaded video's analysis: summary.json's content, frames.csv and annotated.mp4 (as bytes, for the
-    player and the downloads). Raises ClipError when nothing in the file can be analysed."""
+    player and the downloads); when nothing in the file can be analysed, {"error": why}, cached too, so that a rerun
+    does not decode a bad file again."""
     det = emotion_detector(model_path, "live", False, min_face, prior)
     with analysis_slot("video"), tempfile.TemporaryDirectory() as folder:
         # Made inside the cached function, so that a rerun's replay shows and removes it too (st.cache_data replays
@@ -180,9 +182,13 @@ def analyse_video(digest: str, name: str, model_path: str, _version: float, min_
                              text=f"Analysing {name}: {seconds:.0f} of {total or seconds:.0f} s")
 
         out = Path(folder)
-        result = analyse_clip(_data, det, out, annotated=True, max_seconds=MAX_VIDEO_SECONDS, name=name,
-                              progress=progress, annotate_side=VIDEO_SIDE)
-        bar.empty()
+        try:
+            result = analyse_clip(_data, det, out, annotated=True, max_seconds=MAX_VIDEO_SECONDS, name=name,
+                                  progress=progress, annotate_side=VIDEO_SIDE)
+        except ClipError as exc:
+            return {"error": str(exc)}
+        finally:
+            bar.empty()  # also when it failed: no empty "Analysing ..." bar above the error
         return {"summary": result.summary, "csv": (out / "frames.csv").read_bytes(),
                 "video": (out / "annotated.mp4").read_bytes(), "size": result.size}
 
@@ -194,9 +200,11 @@ def literal(text: object) -> str:
     return MARKUP.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def mood_line(scores: dict[str, float]) -> str:
+def mood_line(scores: dict[str, float], unsure_below: float = 0.0) -> str:
+    """The three likeliest emotions and their shares; "unsure" first when the likeliest is under the model's bar."""
     top = sorted(scores.items(), key=lambda kv: -kv[1])[:3]
-    return " · ".join(f"{EMOJI.get(k, '')} {k} {v:.0%}" for k, v in top)
+    line = " · ".join(f"{EMOJI.get(k, '')} {k} {v:.0%}" for k, v in top)
+    return f"❔ unsure — {line}" if top[0][1] < unsure_below else line
 
 
 def mean_mood(faces: list[Face]) -> dict[str, float]:
@@ -233,7 +241,8 @@ def probability_table(rows: list[dict], labels) -> None:
 
 def faces_table(faces: list[Face]) -> None:
     """One row per face, numbered as on the photo."""
-    probability_table([{"face": i, "emotion": f"{DOT.get(f.emotion, '')} {f.emotion} {f.scores[f.emotion]:.0%}",
+    probability_table([{"face": i, "emotion": f"{'❔ unsure:' if f.unsure else DOT.get(f.emotion, '')} {f.emotion} "
+                                              f"{f.scores[f.emotion]:.0%}",
                         **f.scores} for i, f in enumerate(faces, 1)], faces[0].scores)
 
 
@@ -289,17 +298,33 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
             continue
         mood = moods[upload.file_id] = mean_mood(faces)
         who = "1 face" if len(faces) == 1 else f"the {len(faces)} faces"
-        st.markdown(f"**{literal(name)}** — mood of {who}: {mood_line(mood)}")
+        bar = load_model(model_path, version(model_path)).unsure_below
+        st.markdown(f"**{literal(name)}** — mood of {who}: {mood_line(mood, bar)}")
         if before.get(upload.file_id) != mood:  # a new photo: its mood drives the films
             set_mood(mood, f"photo {name}", (upload.file_id,))
         elif st.button("🎬 Films for this photo", key=f"films_{upload.file_id}"):
             set_mood(mood, f"photo {name}", (upload.file_id,))
         st.image(shown, channels="BGR", width="stretch")
         faces_table(faces)
+        photo_downloads(name, faces, shown)
     st.session_state.photo_moods = moods  # of the photos still uploaded only
     if len(uploads) > 1 and len(every_face) > 1 and st.button(f"🎬 Films for all {len(every_face)} faces together"):
         set_mood(mean_mood(every_face), f"all {len(every_face)} faces of {len(uploads)} photos",
                  tuple(u.file_id for u in uploads))
+
+
+def photo_downloads(name: str, faces: list[Face], shown: np.ndarray) -> None:
+    """The annotated photo (PNG, as shown) and its faces table (CSV and JSON, the columns of `emotion batch`)."""
+    rows = batch.table(batch.photo_rows(name, faces, tuple(faces[0].scores)), tuple(faces[0].scores))
+    stem = Path(name).stem or "photo"
+    files = [("🖼️ Annotated photo", f"{stem}-faces.png", lambda: cv2.imencode(".png", shown)[1].tobytes(), "image/png"),
+             ("📄 Faces (CSV)", f"{stem}-faces.csv", lambda: batch.csv_safe(rows).to_csv(index=False), "text/csv"),
+             ("📄 Faces (JSON)", f"{stem}-faces.json", lambda: rows.to_json(orient="records", indent=1),
+              "application/json")]
+    for column, (label, file_name, data, mime) in zip(st.columns(len(files)), files):
+        # on_click="ignore": a download reruns nothing; `data` is made only when the button is clicked.
+        column.download_button(label, data, file_name=file_name, mime=mime, on_click="ignore",
+                               key=f"download_{file_name}_{hashlib.sha256(name.encode()).hexdigest()[:8]}")
 
 
 def shown_names(uploads: list) -> list[str]:
@@ -333,13 +358,13 @@ def video_tab(model_path: str, min_face: int, prior: str, present: set[str]) -> 
     try:
         clip = analyse_video(hashlib.sha256(data).hexdigest(), upload.name, model_path, version(model_path), min_face,
                              prior, data)
-    except ClipError as exc:
-        st.error(literal(exc))
-        return
     except Exception:  # noqa: BLE001  a bug shown as one line: the other tabs and the films still render
         logging.getLogger(__name__).exception("analysing %s", upload.name)
         st.error(f"{literal(upload.name)}: could not be analysed (an internal error, logged on the server); try "
                  "another video")
+        return
+    if "error" in clip:
+        st.error(literal(clip["error"]))
         return
     summary = clip["summary"]
     if summary["error"]:
@@ -353,7 +378,8 @@ def video_tab(model_path: str, min_face: int, prior: str, present: set[str]) -> 
         return
     mood = summary["mood"]
     who = "1 face" if summary["faces_seen"] == 1 else f"{summary['faces_seen']} faces"
-    st.markdown(f"**{literal(name)}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood)}")
+    bar = load_model(model_path, version(model_path)).unsure_below
+    st.markdown(f"**{literal(name)}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood, bar)}")
     if st.session_state.get("video_mood") != (upload.file_id, mood):  # a new video: its mood drives the films
         st.session_state.video_mood = (upload.file_id, mood)
         set_mood(mood, f"video {name}", (upload.file_id,))
@@ -433,7 +459,7 @@ def live_tab(det: EmotionDetector, model_path: str) -> None:
         if mood is None:
             st.info("Waiting for a face ..." if ctx.state.playing else "Live mood appears here once the camera runs.")
             return
-        st.markdown(f"**{'Live mood' if ctx.state.playing else 'Last live mood'}:** {mood_line(mood)}")
+        st.markdown(f"**{'Live mood' if ctx.state.playing else 'Last live mood'}:** {mood_line(mood, det.unsure_below)}")
         if ctx.state.playing and (stats := processor.stats()) is not None:  # after STOP, no rate to show
             st.caption(f"Analysing {stats['fps']:.1f} frames/s · {stats['p50_ms']:.0f} ms a frame "
                        f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms added delay · {live_model_note(model_path)}")
@@ -499,9 +525,11 @@ def recommendations(catalog, catalog_error: Exception | None, filters: Filters, 
 
 
 with st.sidebar:
-    st.header("Photos")
-    photo_finder = st.selectbox("Face finder", list(FINDERS), help="photo: accurate; live: fast, as on live video")
-    min_face = st.slider("Smallest face (px)", 20, 200, 30, step=10, help="Faces smaller than this are not searched for")
+    st.header("Faces")
+    min_face = st.slider("Smallest face (px)", 20, 200, 30, step=10,
+                         help="Faces smaller than this are not searched for: in photos, videos and live video")
+    photo_finder = st.selectbox("Face finder for photos", list(FINDERS),
+                                help="photo: accurate; live: fast, the one videos and live video use")
     tta_slot = st.empty()  # the toggle's default is the model's own setting, known once the model is loaded
     st.header("Films")
     mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from .clip import VIDEO_SUFFIXES, Clip, ClipError, face_columns, file_kind, follow, frame_rows
-from .detector import DEFAULT_MODEL
+from .detector import DEFAULT_MODEL, Face
 from .imageio import IMAGE_SUFFIXES, ImageError, read_image
 from .modelfile import file_sha256
 from .names import as_text
@@ -120,10 +120,8 @@ class FileAnalyser:
         return rows or [{"file": path, "kind": kind}]  # no face: one row that says so (no box, no scores, no error)
 
     def _photo(self, path: str, data: bytes | None) -> list[dict]:
-        faces = self.photos.detect(read_image(data if data is not None else path, name=Path(path).name))
-        # The finder's confidence: faces.GUESS (0) marks a thumbnail with no face found, read whole as one face crop.
-        return [{"file": path, "kind": "photo", "face_id": i, **face_columns(f, self.labels),
-                 "confidence": round(f.confidence, 4)} for i, f in enumerate(faces, 1)]
+        return photo_rows(path, self.photos.detect(read_image(data if data is not None else path, name=Path(path).name)),
+                          self.labels)
 
     def _video(self, path: str, data: bytes | None) -> list[dict]:
         rows: list[dict] = []
@@ -136,6 +134,13 @@ class FileAnalyser:
                     raise
                 rows.append({"file": path, "kind": "video", "error": str(exc)})
         return rows
+
+
+def photo_rows(path: str, faces: list[Face], labels: tuple[str, ...]) -> list[dict]:
+    """A photo's rows, one per face, numbered as drawn. The finder's confidence: faces.GUESS (0) marks a thumbnail
+    with no face found, read whole as one face crop."""
+    return [{"file": path, "kind": "photo", "face_id": i, **face_columns(f, labels), "confidence": round(f.confidence, 4)}
+            for i, f in enumerate(faces, 1)]
 
 
 def table(rows: list[dict], labels: tuple[str, ...]) -> pd.DataFrame:

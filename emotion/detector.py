@@ -70,6 +70,7 @@ class Face:
     scores: dict[str, float]
     confidence: float = 1.0
     landmarks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    unsure: bool = False  # its top probability is under the model's `unsure_below`: a worse guess than a coin toss
 
     @property
     def guessed(self) -> bool:
@@ -78,7 +79,7 @@ class Face:
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "emotion": self.emotion, "scores": {k: round(v, 4) for k, v in self.scores.items()},
-                "confidence": round(self.confidence, 4)}
+                "confidence": round(self.confidence, 4), "unsure": self.unsure}
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
@@ -109,6 +110,7 @@ class EmotionDetector:
         emotions' shares to assume (`emotion.prior.resolve`; default: the model file's)."""
         self.meta = meta
         self.labels = tuple(meta["labels"])
+        self.unsure_below = float(meta.get("unsure_below", 0.0))  # chosen on val at publishing (training/unsure.py)
         self._set_prior(prior)  # a bad prior fails before the Keras model loads
         self._lock = threading.Lock()
         # One dict for this detector and its variants (`variant` copies the reference), so they load the
@@ -170,18 +172,25 @@ class EmotionDetector:
         rolls = rolls or [0.0] * len(boxes)
         return self._scores(to_batch([preprocess_face(image, b, r) for b, r in zip(boxes, rolls)]))
 
-    def detect(self, image: np.ndarray, near: list[Box] | None = None) -> list[Face]:
+    def detect(self, image: np.ndarray, near: list[Box] | None = None, turn: int = 0) -> list[Face]:
         """Find every face in an image and label it, in reading order; no face is an empty list, not an error.
 
         `near` (video): boxes of faces seen a frame ago; a finder that can (the live finder) then re-finds them
-        there and scans only a part of the image for new faces, several times faster than a full search.
+        there and scans only a part of the image for new faces (the part whose `turn` it is: the video's frame count),
+        several times faster than a full search.
         """
         image = as_bgr(image)
         find_near = getattr(self.finder, "find_near", None)
-        found = self.finder.find(image) if near is None or find_near is None else find_near(image, near)
+        found = self.finder.find(image) if near is None or find_near is None else find_near(image, near, turn)
         found = reading_order([f for f in found if f.box[2] > 0 and f.box[3] > 0])
         scores = self.classify_boxes(image, [f.box for f in found], [f.roll for f in found])
-        return [Face(f.box, max(s, key=s.get), s, f.confidence, f.landmarks) for f, s in zip(found, scores)]
+        return [self.face(f.box, s, f.confidence, f.landmarks) for f, s in zip(found, scores)]
+
+    def face(self, box: Box, scores: dict[str, float], confidence: float = 1.0,
+             landmarks: dict[str, tuple[int, int]] | None = None) -> Face:
+        """A labelled face: its top emotion, unsure when that one's probability is under `unsure_below`."""
+        top = max(scores, key=scores.get)
+        return Face(box, top, scores, confidence, landmarks or {}, scores[top] < self.unsure_below)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Calibrated logits (N x labels) of preprocessed faces (N x 48 x 48 x 1) under this detector's prior; with

@@ -38,7 +38,8 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
 def annotate(image: np.ndarray, faces, max_side: int | None = None, numbers: Sequence[int] | None = None,
              min_side: int | None = None) -> np.ndarray:
     """A copy of `image` with each face's box and label ("emotion NN%", or with `numbers` "N emotion NN%", N the
-    face's number: its place in a photo, its track in a video) drawn in the emotion's colour. Labels grow with the face, and with the image
+    face's number: its place in a photo, its track in a video) drawn in the emotion's colour; an unsure face's label
+    ends in "?" and its box is grey. Labels grow with the face, and with the image
     enough to stay legible when it is shown small; each sits above its box, else below, else inside it, wherever it
     overlaps no other label.
     With `max_side`, the image is shrunk to fit it first (a page need not send 24 megapixels to the browser); with
@@ -55,10 +56,11 @@ def annotate(image: np.ndarray, faces, max_side: int | None = None, numbers: Seq
     placed: list[tuple[int, int, int, int]] = []
     for i, face in enumerate(faces):
         x, y, w, h = face.box
-        color = COLORS.get(face.emotion, GREY)
+        color = GREY if face.unsure else COLORS.get(face.emotion, GREY)
         thickness = max(1, int(round(w / 80)))
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
-        text = f"{f'{numbers[i]} ' if numbers is not None else ''}{face.emotion} {face.scores[face.emotion]:.0%}"
+        number = f"{numbers[i]} " if numbers is not None else ""
+        text = f"{number}{face.emotion}{'?' if face.unsure else ''} {face.scores[face.emotion]:.0%}"
         font_scale = float(np.clip(max(w / 220, max(height, width) / 1400), 0.35, 3.0))
         weight = max(1, int(round(font_scale * 1.5)))
         (tw, th), base = cv2.getTextSize(text, FONT, font_scale, weight)

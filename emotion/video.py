@@ -62,10 +62,13 @@ class FaceTracker:
         self.labels = detector.labels
         self.tracks: list[Track] = []
         self._next_id = 1
+        self._frames = 0  # frames tracked: whose turn it is in the live finder's scan
 
     def track(self, frame: np.ndarray, now: float) -> list[Tracked]:
         """The faces of a BGR frame taken at `now` (seconds, increasing), matched to the tracks so far."""
-        faces = self.detector.detect(frame, near=[t.box for t in self.tracks] if self.tracks else None)
+        self._frames += 1
+        faces = self.detector.detect(frame, near=[t.box for t in self.tracks] if self.tracks else None,
+                                     turn=self._frames)
         return self._update(faces, now)
 
     def _update(self, faces: list[Face], now: float) -> list[Tracked]:
@@ -91,7 +94,7 @@ class FaceTracker:
 
     def _shown(self, track: Track, confidence: float = 1.0) -> Face:
         scores = dict(zip(self.labels, map(float, track.scores)))
-        return Face(track.box, max(scores, key=scores.get), scores, confidence)
+        return self.detector.face(track.box, scores, confidence)
 
 
 class LiveProcessor:

@@ -7,21 +7,24 @@ import math
 import keras
 import tensorflow as tf
 
+from .config import AUGMENTS
+
+
 def augmenter(seed: int, augment: str = "standard") -> keras.Sequential:
-    """Mirror, small pose/framing changes, lighting, occlusion; applied batched in the input pipeline. "shift" rolls
-    further (heads in front of webcams tilt more than FER2013's) and adds a yaw-like perspective and blur."""
-    shift = augment == "shift"
+    """Mirror, small pose/framing changes, lighting, occlusion as set in `AUGMENTS[augment]`; applied batched in the
+    input pipeline."""
+    a = AUGMENTS[augment]
     layers = [
         keras.layers.RandomFlip("horizontal", seed=seed),
-        keras.layers.RandomRotation((20 if shift else 12) / 360, fill_mode="reflect", seed=seed + 1),
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 2),
-        keras.layers.RandomZoom((-0.15, 0.15), fill_mode="reflect", seed=seed + 3),
-        keras.layers.RandomBrightness(0.25, value_range=(0, 255), seed=seed + 4),
-        keras.layers.RandomContrast(0.35, value_range=(0, 255), seed=seed + 5),
+        keras.layers.RandomRotation(a["rotation"] / 360, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomTranslation(a["shift"], a["shift"], fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomZoom((-a["zoom"], a["zoom"]), fill_mode="reflect", seed=seed + 3),
+        keras.layers.RandomBrightness(a["brightness"], value_range=(0, 255), seed=seed + 4),
+        keras.layers.RandomContrast(a["contrast"], value_range=(0, 255), seed=seed + 5),
     ]
-    if shift:
-        layers += [keras.layers.RandomPerspective(factor=0.5, scale=0.15, seed=seed + 7),
-                   keras.layers.RandomGaussianBlur(factor=0.5, sigma=0.6, value_range=(0, 255), seed=seed + 8)]
+    if "perspective" in a:
+        layers += [keras.layers.RandomPerspective(factor=0.5, scale=a["perspective"], seed=seed + 7),
+                   keras.layers.RandomGaussianBlur(factor=0.5, sigma=a["blur"], value_range=(0, 255), seed=seed + 8)]
     layers.append(keras.layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(0, 255), seed=seed + 6))
     return keras.Sequential(layers, name="augment")
 

@@ -83,7 +83,7 @@ def _shifted(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from .publish import index_runs
+    from .runs_index import index_runs
 
     print(f"wrote {index_runs(args.folder)}")
     return 0

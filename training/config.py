@@ -53,7 +53,26 @@ ARCHS = {
     "tiny-res": Arch((8, 16, 32, 32), 32, residual=True),  # for tests only
 }
 
-AUGMENTS = ("standard", "shift")  # shift: also what cameras do to faces (training.augment.camera_shift)
+# Training-time augmentation per --augment, built by training.augment and described on the model card from here:
+# "shift" rolls further (heads in front of webcams tilt more than FER2013's) and adds a yaw-like perspective, blur and
+# what cameras do to faces (light curves, noise, JPEG: training.augment.camera_shift).
+AUGMENTS = {
+    "standard": {"rotation": 12, "shift": 0.10, "zoom": 0.15, "brightness": 0.25, "contrast": 0.35},
+    "shift": {"rotation": 20, "shift": 0.10, "zoom": 0.15, "brightness": 0.25, "contrast": 0.35, "perspective": 0.15,
+              "blur": 0.6, "camera": True},
+}
+
+
+def augment_text(name: str) -> str:
+    """What the augmentation `name` does, for the model card."""
+    a = AUGMENTS[name]
+    parts = [f"horizontal flip, rotation ±{a['rotation']}°, shift ±{a['shift']:.0%}, zoom ±{a['zoom']:.0%}, "
+             f"brightness ±{a['brightness']:.0%}, contrast ±{a['contrast']:.0%}"]
+    if "perspective" in a:
+        parts.append(f"perspective {a['perspective']:.0%}, blur (sigma {a['blur']})")
+    if a.get("camera"):
+        parts.append("camera light curves, noise and JPEG")
+    return ", ".join(parts + ["random erasing"])
 
 
 def _opt(default, help: str, flag: str | None = None, **argparse_kw):

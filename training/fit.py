@@ -8,6 +8,7 @@ BackupAndRestore: weights, optimizer and epoch, written every epoch), `best.weig
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -26,7 +27,7 @@ from emotion.modelfile import load_model
 
 from .architectures import build_logits_model, cpu_has_bf16, dtype_policy, float32_copy
 from .augment import augmenter, camera_shift, mixup
-from .config import TrainConfig
+from .config import AUGMENTS, TrainConfig
 from .data import FaceSet, concatenate, load_sources, source_name, source_shares
 from .distill import TEACHER_TARGETS, online_teacher, run_teacher_targets
 from .prune import prune_into
@@ -61,7 +62,7 @@ def make_datasets(
         x = tf.cast(x[..., None], tf.float32)
         if training:
             x = aug(x, training=True)
-            if cfg.augment == "shift":
+            if AUGMENTS[cfg.augment].get("camera"):
                 x = camera_shift(x)
             if cfg.mixup:
                 x, y = mixup(x, y, cfg.mixup)
@@ -303,6 +304,14 @@ def best_score(history: pd.DataFrame) -> float:
     return history["val_score" if "val_score" in history else "val_accuracy"].max()
 
 
+def hardware() -> str:
+    """The machine a run trains on, for its model card: CPU model and cores, GPUs."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "CPU") if Path("/proc/cpuinfo").exists() else "CPU"
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return f"{cpu}, {os.cpu_count()} cores, {gpus or 'no'} GPU"
+
+
 def finish_run(model: keras.Model, cfg: TrainConfig, clean_faces: np.ndarray, vals: dict[str, FaceSet], out: Path) -> dict:
     """Set the BatchNorm statistics from `clean_faces` (train faces) where that does not lower the first source's val
     accuracy, calibrate on the sources' vals, save the model file, and write history plots and reports."""
@@ -316,6 +325,7 @@ def finish_run(model: keras.Model, cfg: TrainConfig, clean_faces: np.ndarray, va
         "epochs_planned": cfg.epochs,
         "train_seconds": round(float(history["seconds"].sum())) if "seconds" in history else None,
         "precision": model.dtype_policy.name,  # mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
+        "hardware": hardware(),
         # BatchNorm statistics of this many clean train faces (`reestimate_batchnorm`); 0: the training's moving averages
         "batchnorm_faces": len(clean_faces) if reestimated else 0,
     })

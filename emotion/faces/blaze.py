@@ -39,7 +39,10 @@ class BlazeFace:
     # face looking at the camera), then the left eye, nose tip, mouth, right and left ear.
     EYES = {"left_eye": 4, "right_eye": 6}
 
-    def __init__(self):
+    def __init__(self, fast: bool = False):
+        """`fast`: images are shrunk by halving, then linearly (a third of the time of the default area resize, which
+        the photo finder's measurements were made with; the live finder pays it per face and frame)."""
+        self.fast = fast
         self._local = threading.local()
         self._local.interpreter = self._load()  # here too, so a missing file fails at construction
 
@@ -67,7 +70,10 @@ class BlazeFace:
         factor = self.SIZE / max(image.shape[:2])
         height, width = (min(self.SIZE, max(1, round(n * factor))) for n in image.shape[:2])
         # Resized before the letterbox: a long thin image makes no huge square.
-        small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        while self.fast and min(image.shape[:2]) > 1 and max(image.shape[:2]) > 2 * self.SIZE:
+            image = cv2.pyrDown(image)
+        small = cv2.resize(image, (width, height),
+                           interpolation=cv2.INTER_LINEAR if self.fast or factor >= 1 else cv2.INTER_AREA)
         top, left = (self.SIZE - height) // 2, (self.SIZE - width) // 2
         offsets, logits = self._outputs(cv2.copyMakeBorder(small, top, self.SIZE - height - top, left,
                                                            self.SIZE - width - left, cv2.BORDER_CONSTANT))

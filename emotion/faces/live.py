@@ -2,14 +2,12 @@
 
 Per frame (`find_near`): every face seen a frame ago is searched for in a square around where it was, so its box
 follows it in the same frame, with its eyes, by which the crop is turned upright; and one part of the frame is
-scanned for faces that came into view (`scan_parts`: the whole frame, then overlapping squares of it, one per frame),
-so no frame pays for a full search and frame times stay even. A frame with no known face is scanned whole
-(`find`).
+scanned for faces that came into view every other frame (`scan_parts`, `scanned`: the whole frame, then overlapping
+squares of it), so no frame pays for a full search and frame times stay even. A frame with no known face is scanned
+whole (`find`).
 """
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 
@@ -33,6 +31,15 @@ def scan_parts(shape: tuple[int, ...], shares: tuple[float, ...]) -> list[Part]:
     return parts
 
 
+def scanned(parts: list[Part], turn: int) -> Part | None:
+    """The part scanned on the frame of this `turn` (a video's frame count): one every other frame, the whole frame
+    (`parts[0]`, large faces) every fourth of those, the squares in order in between."""
+    if turn % 2:
+        return None
+    k = turn // 2
+    return parts[0] if k % 4 == 0 or len(parts) == 1 else parts[1 + (k - k // 4 - 1) % (len(parts) - 1)]
+
+
 def steps(length: int, side: int) -> list[int]:
     """Where squares of `side` start along `length`, evenly, from 0 to the end, at most 3/4 of a side apart."""
     n = max(1, int(np.ceil((length - side) / (0.75 * side))) + 1)
@@ -41,7 +48,7 @@ def steps(length: int, side: int) -> list[int]:
 
 class LiveFinder:
     """Fast face finder for live video and video files. Safe to share between threads: BlazeFace keeps one
-    interpreter per thread, and each thread scans its own turn of the frame's parts."""
+    interpreter per thread, and the scan's turn is the caller's (a video's frame count)."""
 
     name = "live"
     MIN_SCORE = 0.5  # BlazeFace's bar for a face known a frame ago (MediaPipe's own for this model)
@@ -50,9 +57,8 @@ class LiveFinder:
     SCAN_SHARES = (0.6, 0.4)  # the scanned squares' sides, as shares of the frame's short side
 
     def __init__(self, min_face: int = 40):
-        self.blaze = BlazeFace()
+        self.blaze = BlazeFace(fast=True)
         self.min_face = min_face
-        self._local = threading.local()
 
     def smallest_face(self, shape: tuple[int, ...]) -> int:
         """The side (px) of the smallest face it can find in an image of this shape: a quarter of its smallest scan
@@ -64,15 +70,12 @@ class LiveFinder:
         return self._merge([], [d for part in scan_parts(image.shape, self.SCAN_SHARES)
                                 for d in self._detect(image, part, self.NEW_SCORE)], image.shape)
 
-    def find_near(self, image: np.ndarray, boxes: list[Box]) -> list[FaceBox]:
-        """The faces at `boxes` (where they were a frame ago) re-found near there, and any new face in this frame's
-        turn of the scan."""
-        known = [self._nearest(image, box) for box in boxes]
-        parts = scan_parts(image.shape, self.SCAN_SHARES)
-        turn = getattr(self._local, "turn", -1) + 1
-        self._local.turn = turn
-        return self._merge([k for k in known if k is not None], self._detect(image, parts[turn % len(parts)], self.NEW_SCORE),
-                           image.shape)
+    def find_near(self, image: np.ndarray, boxes: list[Box], turn: int) -> list[FaceBox]:
+        """The faces at `boxes` (where they were a frame ago) re-found near there, and any new face in the part of the
+        scan whose `turn` it is (`scanned`; a video's frame count: each part comes round in turn)."""
+        known = [found for box in boxes if (found := self._nearest(image, box)) is not None]
+        part = scanned(scan_parts(image.shape, self.SCAN_SHARES), turn)
+        return self._merge(known, self._detect(image, part, self.NEW_SCORE) if part else [], image.shape)
 
     def _nearest(self, image: np.ndarray, box: Box) -> Detection | None:
         """The face found in a square `NEAR` times the side of `box` around it, nearest its centre."""

@@ -295,3 +295,17 @@ def test_removing_the_photo_the_films_came_from_says_so_and_the_table_leads_with
     assert "Mood from the photo two.png:" in markdown(at)
     at.file_uploader[0].set_value([]).run()
     assert "Mood from the photo two.png (removed):" in markdown(at) and films(at) and not at.exception
+
+
+def test_a_bad_video_is_one_message_without_a_progress_bar_and_is_not_decoded_again(app, monkeypatch):
+    import emotion.clip
+
+    opened = []
+    real = emotion.clip.Clip.__init__
+    monkeypatch.setattr(emotion.clip.Clip, "__init__", lambda self, *a, **kw: opened.append(1) or real(self, *a, **kw))
+    at = app
+    at.file_uploader(key="video").set_value([("not_a_video.mp4", b"plain text, not a video", "video/mp4")]).run()
+    assert not at.exception and len(at.error) == 1 and "not_a_video.mp4" in shown(at.error[0].value)
+    assert not [p for p in at.get("progress")]  # no "Analysing ..." bar left above the message
+    at.sidebar.radio[0].set_value("lift").run()  # a rerun
+    assert len(at.error) == 1 and len(opened) == 1

@@ -4,6 +4,8 @@ a video of real FER2013 faces. Skipped where /usr/bin/chromium is absent (.ci/ru
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import socket
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -136,7 +139,23 @@ def test_photo_upload_in_browser(server, tmp_path, fer_faces):
         shot = tmp_path / "photo.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
+        saved = {}
+        for label in ("Annotated photo", "Faces (CSV)", "Faces (JSON)"):  # what a user keeps of the photo
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name=label).click()
+            saved[label] = Path(download.value.path()).read_bytes()
+            assert download.value.suggested_filename.startswith("two friends-faces.")
         b.close()
+    import pandas as pd
+
+    from emotion.batch import table
+
+    drawn = cv2.imdecode(np.frombuffer(saved["Annotated photo"], np.uint8), cv2.IMREAD_COLOR)
+    assert drawn.shape[:2] == scene.shape[:2] and (drawn != scene).any()  # the photo with its boxes drawn
+    rows = pd.read_csv(io.BytesIO(saved["Faces (CSV)"]))
+    assert list(rows.columns) == list(table([], tuple(fer_faces)).columns)  # the columns of `emotion batch`
+    assert rows["file"].tolist() == ["two friends.png"] * 2 and rows["face_id"].tolist() == [1, 2]
+    assert [r["emotion"] for r in json.loads(saved["Faces (JSON)"])] == rows["emotion"].tolist()
 
 
 def photo_file(tmp_path, fer_faces, name="me.png"):

@@ -10,7 +10,8 @@ from emotion import EmotionDetector, read_image
 from emotion.faces import iou
 from emotion.inference import tta_views
 from emotion.labels import FER2013_LABELS
-from emotion.modelfile import load_model, save_model
+from emotion.detector import DEFAULT_MODEL
+from emotion.modelfile import load_model, read_meta, save_model
 from training.architectures import build_logits_model, calibrated_model
 from training.data import load_folder
 from synthetic.scenes import make_scene
@@ -136,3 +137,14 @@ def test_live_video_runs_on_the_live_model_where_the_photo_model_is_slow(tmp_pat
 def test_the_cost_per_face_is_measured_on_this_cpu():
     ms = emotion.detector.classify_ms(emotion.detector.DEFAULT_MODEL)
     assert 0 < ms < 100 and emotion.detector.classify_ms(emotion.detector.DEFAULT_MODEL) == ms  # once per process
+
+
+def test_a_face_whose_top_emotion_is_under_the_models_bar_is_unsure(detector):
+    """The bar comes from the model file (chosen on val at publishing); under it a face is unsure, in its JSON too."""
+    probe = detector.variant()
+    probe.unsure_below = 0.4
+    unsure = probe.face((0, 0, 48, 48), {"happy": 0.35, "sad": 0.33, "neutral": 0.32})
+    sure = probe.face((0, 0, 48, 48), {"happy": 0.45, "sad": 0.35, "neutral": 0.2})
+    assert (unsure.emotion, unsure.unsure, unsure.to_json()["unsure"]) == ("happy", True, True)
+    assert (sure.emotion, sure.unsure) == ("happy", False)
+    assert detector.unsure_below == read_meta(DEFAULT_MODEL).get("unsure_below", 0.0)

@@ -13,7 +13,7 @@ from emotion.detector import EmotionDetector
 from emotion.modelfile import read_meta
 from training.cli import main
 from training.priors import candidates, choose
-from training.publish import commands
+from training.lineage import commands
 
 
 def test_published_model_records_its_training_shares_and_a_default_chosen_on_val(tmp_path, tiny_dataset, capsys):

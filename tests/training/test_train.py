@@ -23,7 +23,7 @@ from training.data import concatenate, load_fer_csv, load_folder, load_sources, 
 from training.distill import online_teacher, teacher_targets
 from training.fit import class_weights, make_datasets, reestimate_batchnorm
 from training.prune import prune_into
-from training.publish import command
+from training.lineage import command
 
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
 
