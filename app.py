@@ -19,6 +19,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -61,6 +62,11 @@ with photo:
         "Upload one or more photos", type=PHOTO_TYPES,
         accept_multiple_files=True, max_upload_size=PHOTO_MB,
     )
+    # A way in without a photo at hand, or where live video does not work. The camera widget is drawn only when asked
+    # for: drawn, it asks the browser for the camera at once.
+    use_example = st.toggle("Try the example photo (astronaut Eileen Collins, NASA)", key="example")
+    snapshot = st.camera_input("Snapshot from your camera", key="snapshot") if st.toggle(
+        "Take a snapshot with my camera", key="camera", help="Where live video does not work") else None
 
 # The rest, imported while the browser draws the frame above.
 import cv2
@@ -95,8 +101,8 @@ def version(path: str) -> float:
 
 # Caches are keyed by resolved path and modification time and hold a few entries each: memory stays bounded.
 @st.cache_resource(show_spinner="Loading the emotion model ...", max_entries=4)
-def load_model(model_path: str, _version: float) -> EmotionDetector:
-    """The model, loaded once per process and shared by every viewer and face finder."""
+def load_detector(model_path: str, _version: float) -> EmotionDetector:
+    """The model file's detector, loaded once per process and shared by every viewer and face finder (`variant`)."""
     return EmotionDetector.load(model_path, finder="live")
 
 
@@ -104,7 +110,7 @@ def load_model(model_path: str, _version: float) -> EmotionDetector:
 def emotion_detector(model_path: str, finder: str, tta: bool, min_face: int, prior: str) -> EmotionDetector:
     """The shared model with a face finder and prior; cached so reruns get the very same object (thread-safe: see
     EmotionDetector)."""
-    return load_model(model_path, version(model_path)).variant(make_finder(finder, min_face), tta, prior)
+    return load_detector(model_path, version(model_path)).variant(make_finder(finder, min_face), tta, prior)
 
 
 @st.cache_resource(show_spinner="Loading the movie catalog ...", max_entries=4)
@@ -261,7 +267,7 @@ def mood_chart(points: list[tuple[float, dict[str, float]]], x_title: str) -> No
 
 
 def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: int, prior: str, usable: bool) -> None:
-    """The uploaded photos, each with its labelled faces and their mood."""
+    """The photos (uploads, the example, a snapshot), each with its labelled faces and their mood."""
     if not uploads:
         return
     if not usable:  # the uploads stay (the uploader is still on the page) and are analysed once a model works
@@ -298,7 +304,7 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
             continue
         mood = moods[upload.file_id] = mean_mood(faces)
         who = "1 face" if len(faces) == 1 else f"the {len(faces)} faces"
-        bar = load_model(model_path, version(model_path)).unsure_below
+        bar = load_detector(model_path, version(model_path)).unsure_below
         st.markdown(f"**{literal(name)}** — mood of {who}: {mood_line(mood, bar)}")
         if before.get(upload.file_id) != mood:  # a new photo: its mood drives the films
             set_mood(mood, f"photo {name}", (upload.file_id,))
@@ -325,6 +331,24 @@ def photo_downloads(name: str, faces: list[Face], shown: np.ndarray) -> None:
         # on_click="ignore": a download reruns nothing; `data` is made only when the button is clicked.
         column.download_button(label, data, file_name=file_name, mime=mime, on_click="ignore",
                                key=f"download_{file_name}_{hashlib.sha256(name.encode()).hexdigest()[:8]}")
+
+
+@dataclass(frozen=True)
+class Example:
+    """A photo that comes with the page (data/examples/; its terms in data/README.md), offered as an upload is."""
+
+    name: str
+    path: Path
+
+    @property
+    def file_id(self) -> str:
+        return f"example:{self.name}"
+
+    def getvalue(self) -> bytes:
+        return self.path.read_bytes()
+
+
+EXAMPLE = Example("astronaut.jpg", Path(__file__).parent / "data" / "examples" / "astronaut.jpg")
 
 
 def shown_names(uploads: list) -> list[str]:
@@ -378,7 +402,7 @@ def video_tab(model_path: str, min_face: int, prior: str, present: set[str]) -> 
         return
     mood = summary["mood"]
     who = "1 face" if summary["faces_seen"] == 1 else f"{summary['faces_seen']} faces"
-    bar = load_model(model_path, version(model_path)).unsure_below
+    bar = load_detector(model_path, version(model_path)).unsure_below
     st.markdown(f"**{literal(name)}** — {summary['duration_s']:.0f} s, {who}; mood of the clip: {mood_line(mood, bar)}")
     if st.session_state.get("video_mood") != (upload.file_id, mood):  # a new video: its mood drives the films
         st.session_state.video_mood = (upload.file_id, mood)
@@ -489,7 +513,10 @@ def film_card(film: dict) -> None:
         st.markdown(f"**{title}** ({film['year'] or 'year unknown'})  \n{badges}")
         rated = (f"⭐ {film['rating_mean']:.1f} from {film['rating_count']} rating{'s' if film['rating_count'] != 1 else ''}"
                  if film["rating_mean"] is not None else "no ratings in this catalog")
-        st.caption(f"{rated} · {literal(film['why'][0].upper() + film['why'][1:])}")
+        # The reason of this very film: the mood's genres it serves, and where its rating stands.
+        serves = f" with {' and '.join(film['matched_genres'])}" if film["matched_genres"] else ""
+        because = film["why"][0].upper() + film["why"][1:] + serves
+        st.caption(f"{rated} · {literal(because)}" + (f" · {literal(film['standing'])}" if film["standing"] else ""))
 
 
 def recommendations(catalog, catalog_error: Exception | None, filters: Filters, mode: str) -> None:
@@ -515,11 +542,11 @@ def recommendations(catalog, catalog_error: Exception | None, filters: Filters, 
     if len(films) < n and (page or films):
         total = page * n + len(films)
         st.info(f"That's all {total} film{'s' if total != 1 else ''} for this mood with these filters.")
-    left, right = st.columns(2)
-    if len(films) == n and left.button("More films", key="more"):
+    # One under the other: side by side in the films column, the longer label was cut short ("Back to the first f...").
+    if len(films) == n and st.button("More films", key="more"):
         st.session_state.page = page + 1
         st.rerun()
-    if page and right.button("Back to the first films", key="first"):
+    if page and st.button("Back to the first films", key="first"):
         st.session_state.page = 0
         st.rerun()
 
@@ -546,15 +573,15 @@ with st.sidebar:
             "How common each emotion is assumed to be. The model learned from photos where happy faces are 17 times "
             "as common as disgusted ones, and ships assuming the shares its model card states. 'All equally common' "
             "lets rare emotions (disgust, fear) win more often."))
-    model, model_error = None, None
+    detector, model_error = None, None
     try:
-        model = load_model(model_path, version(model_path))
+        detector = load_detector(model_path, version(model_path))
     except (FileNotFoundError, ValueError, OSError) as exc:
         model_error = exc
     live_path = str(live_model(Path(model_path)).resolve())  # what the video and live tabs run
     try:
-        if model is not None:
-            for meta in (model.meta, load_model(live_path, version(live_path)).meta):  # each tab's model must assume it
+        if detector is not None:
+            for meta in (detector.meta, load_detector(live_path, version(live_path)).meta):  # each tab's model must assume it
                 resolve(prior, meta)
     except PriorError as exc:  # a model file from before priors were recorded: it runs as trained
         st.caption(f"{PRIORS[prior]}: {literal(exc)}")
@@ -562,7 +589,7 @@ with st.sidebar:
     # Default: the model's own setting (on when it helped on val). Live video stays without it:
     # 18 times the classification cost per frame for a label that is smoothed over time anyway.
     with tta_slot:
-        tta = st.toggle("Test-time augmentation", value=bool(model and model.tta),
+        tta = st.toggle("Test-time augmentation", value=bool(detector and detector.tta),
                         help="Average each face over 18 mirrored, zoomed and rotated copies: more accurate, 18 times "
                              "the model cost")
     catalog, catalog_error = None, None
@@ -578,9 +605,10 @@ with st.sidebar:
 if model_error is not None:  # the page goes on: uploads, mood and films stay until a working model is chosen
     notice.error(f"Cannot load the model: {literal(model_error)}. Choose another model under Advanced in the sidebar.")
 
-present = {u.file_id for u in uploads or []}  # the uploads on the page now; the video tab adds its own
+photos = [*(uploads or []), *([EXAMPLE] if use_example else []), *([snapshot] if snapshot else [])]
+present = {u.file_id for u in photos}  # the photos on the page now; the video tab adds its own upload
 with photo:
-    photo_tab(uploads, model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
+    photo_tab(photos, model_path, photo_finder, tta, min_face, prior, usable=model_error is None)
 with video:
     if model_error is None:
         video_tab(live_path, min_face, prior, present)

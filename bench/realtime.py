@@ -383,7 +383,7 @@ def model_line() -> str:
     from emotion.modelfile import file_sha256, read_meta
 
     return "; ".join(f"{who}: {model.relative_to(ROOT)} ({read_meta(model).get('arch', '?')}, sha256 "
-                     f"{file_sha256(model)[:12]}, {EmotionDetector.load(model, finder='live').runtime})"
+                     f"{file_sha256(model)[:12]}, {EmotionDetector.load(model, finder='live').backend})"
                      for who, model in models().items())
 
 

@@ -117,7 +117,7 @@ class EmotionDetector:
         # Keras model once, and only if asked for: ~1 s of the app's start for a two-model ensemble.
         self._shared = {"path": Path(model_path)}
         self._forward, kernels = lite or (graph_forward(self.model), "float32")
-        self.runtime = f"TFLite {kernels}" if lite else "TensorFlow graph float32"  # what inference runs on
+        self.backend = f"TFLite {kernels}" if lite else "TensorFlow graph float32"  # what inference runs on
         self.finder = finder
         self.tta = tta
 

@@ -79,6 +79,7 @@ class Ranker:
         self.rating = weighted_rating(means, counts, prior) if has_ratings else np.full(len(movies), prior)
         lo, hi = self.rating.min(), self.rating.max()
         self.quality = (self.rating - lo) / (hi - lo) if hi > lo else np.ones(len(movies))
+        self.sorted_rating = np.sort(self.rating)  # where a film's rating stands in the catalog (`standing`)
         floor = np.quantile(self.rating, QUALITY_FLOOR) if has_ratings else -np.inf
         self.good_enough = self.rating >= floor
         self.counts = counts
@@ -88,6 +89,13 @@ class Ranker:
         self.franchise = [franchise_key(t) for t in movies["title"]]
         self.genre_sets = [frozenset(gs) for gs in movies["genres"]]
 
+
+    def standing(self, row: int) -> float | None:
+        """The share of the catalog's films rated at least as well as this one (0.05: in its top 5%); None without
+        ratings."""
+        if not self.has_ratings:
+            return None
+        return float(1 - np.searchsorted(self.sorted_rating, self.rating[row], side="left") / len(self.rating))
     def rank(self, scores: dict[str, float], mode: str, filters: Filters, exclude: set[int], n: int) -> tuple[list[int], dict]:
         """Row indices of the next `n` films, best first, skipping rows in `exclude`."""
         profile = mood_profile(scores, mode)

@@ -7,6 +7,8 @@ import math
 import numbers
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 from urllib.parse import quote
 
 from .catalog import DEFAULT_CATALOG, Catalog, load_catalog
@@ -62,6 +64,13 @@ def why(genres: tuple[str, ...], scores: dict[str, float], mode: str) -> tuple[l
     return matched, f"fits {mood}"
 
 
+def standing_text(share: float | None) -> str:
+    """'among the best 5% of this catalog' for a film in its top half by rating, else ''."""
+    if share is None or share > 0.5:
+        return ""
+    return f"among the best {max(1, int(np.ceil(share * 100)))}% of this catalog"
+
+
 def rating_text(mean: float, count: int) -> str:
     """'rated 4.1 by 212 viewers', or '' when the catalog has no ratings for the film."""
     if count > 0 and mean == mean:  # mean is NaN when the catalog has no ratings
@@ -103,6 +112,7 @@ def recommend(
         m = movies.loc[i]
         year = None if m["year"] != m["year"] else int(m["year"])
         (matched, because), rated = why(m["genres"], scores, mode), rating_text(float(m["rating_mean"]), int(m["rating_count"]))
+        standing = standing_text(ranker.standing(i))
         out.append({
             "title": m["title"],
             "year": year,
@@ -112,7 +122,9 @@ def recommend(
             "score": round(float(ranker.rating[i]), 3),
             "matched_genres": matched,
             "why": because,
-            "reason": f"{', '.join(matched)} — {because}" + (f"; {rated}" if rated else ""),
+            "standing": standing,
+            "reason": f"{', '.join(matched)} — {because}" + (f"; {rated}" if rated else "")
+            + (f", {standing}" if standing else ""),
             # Quoted: an id is text from the catalog file, and a `)` in it would end the page's link.
             "url": f"https://movielens.org/movies/{quote(str(m['movie_id']), safe='')}"
             if ranker.catalog.movielens_ids else None,

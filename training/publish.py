@@ -14,9 +14,12 @@ import os
 import shutil
 from pathlib import Path
 
-from emotion.detector import DEFAULT_MODEL, EmotionDetector
+import numpy as np
+
+from emotion.detector import DEFAULT_MODEL, EmotionDetector, softmax
 from emotion.inference import TTA_VIEWS, export_paths
 from emotion.modelfile import read_meta, write_meta
+from emotion.prior import logit_offset
 
 from . import unsure
 from .card import CARD, card_path, data_text, other_vals_text, prior_text, shifted_text, split_counts, training_shares
@@ -51,8 +54,9 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
         stale.unlink(missing_ok=True)
     # before exporting, as an export is tied to the file's final bytes; on the file's own graph, so that the default
     # does not depend on what this machine's CPU would run (int8 with VNNI)
-    prior_rows = set_priors(dest, cfg, tta=False if live else None)
-    unsure = set_unsure(dest, cfg, tta=False if live else None)
+    logits = val_logits(dest, cfg, tta=False if live else None)
+    prior_rows = set_priors(dest, cfg, logits)
+    unsure_text = set_unsure(dest, logits)
     export(dest, "tflite", paths[""])  # what EmotionDetector runs on: float32, or int8 below on CPUs with VNNI
     runtime = "float32, XNNPACK kernels"
     runtime_rows = ""
@@ -93,7 +97,7 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
         ece_after_tta=m["ece_after_tta"], runtime=runtime, runtime_rows=runtime_rows,
         prior=prior_text(prior_rows, read_meta(dest), "single pass, as the live path and videos run it" if live
                          else "with TTA as set above"),
-        unsure=unsure,
+        unsure=unsure_text,
         data=data_text(about["stages"]), other_vals=other_vals_text(run, m),
         shifted=(shifted_text(dest, shifted, data_sources(cfg)[0]) if shifted
                  else "Not measured for this card (`publish --shifted DIR`)."),
@@ -103,30 +107,32 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
     print(f"published {run / 'model.keras'} -> {dest}; card: {card}")
 
 
-def set_priors(model: Path, cfg: dict, tta: bool | None = None) -> list[dict]:
+def val_logits(model: Path, cfg: dict, tta: bool | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per source, its val faces' calibrated logits under the training prior, as inference runs them (`tta`; None: the
+    model's TTA setting), and their true labels."""
+    detector = EmotionDetector.load(model, finder="live", prior="training", tta=tta)
+    vals = load_sources(data_sources(cfg), "val", detector.labels)
+    return {source_name(d): (detector.logits(v.x[..., None].astype("float32")), v.y)
+            for d, v in zip(data_sources(cfg), vals)}
+
+
+def set_priors(model: Path, cfg: dict, logits: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict]:
     """Record in `model` its training data's class shares (`training_shares`) and the default prior chosen on the vals
-    of its sources (`training.priors`), measured as inference runs it (`tta`; None: the model's TTA setting); the
-    sweep's rows, the chosen one marked."""
+    of its sources (`training.priors`) from their `logits` (`val_logits`); the sweep's rows, the chosen one marked."""
     labels = tuple(read_meta(model)["labels"])
     train_prior = training_shares(cfg, labels)
-    detector = EmotionDetector.load(model, finder="live", prior="training", tta=tta)
-    vals = {source_name(d): v for d, v in zip(data_sources(cfg), load_sources(data_sources(cfg), "val", labels))}
-    rows = sweep({name: (detector.logits(v.x[..., None].astype("float32")), v.y) for name, v in vals.items()}, labels,
-                 train_prior)
+    rows = sweep(logits, labels, train_prior)
     chosen = choose(rows)
     write_meta(model, train_prior=train_prior, default_prior=chosen["prior"])
     return [{**r, "chosen": r is chosen} for r in rows]
 
 
-def set_unsure(model: Path, cfg: dict, tta: bool | None = None) -> str:
-    """Record in `model` the top probability under which a face is shown as unsure, chosen on the vals of its sources
-    as inference runs it (its default prior; `tta`: None for the model's TTA setting) by `training.unsure`; the
-    card's text."""
-    detector = EmotionDetector.load(model, finder="live", tta=tta)
-    labels = detector.labels
-    vals = {source_name(d): v for d, v in zip(data_sources(cfg), load_sources(data_sources(cfg), "val", labels))}
-    rows = unsure.sweep({name: (detector.probabilities(v.x[..., None].astype("float32")), v.y)
-                         for name, v in vals.items()})
+def set_unsure(model: Path, logits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """Record in `model` the top probability under which a face is shown as unsure, chosen by `training.unsure` on the
+    vals' `logits` (`val_logits`) under the default prior `set_priors` recorded; the card's text."""
+    meta = read_meta(model)
+    offset = logit_offset(meta["default_prior"], meta)
+    rows = unsure.sweep({name: (softmax(x + offset), y) for name, (x, y) in logits.items()})
     chosen = unsure.choose(rows)
     write_meta(model, unsure_below=chosen["bar"])
     return unsure.text(rows, chosen)

@@ -83,16 +83,17 @@ def inside(box: RawBox, shape: tuple[int, ...]) -> bool:
 
 
 def reading_order(found: list[FaceBox]) -> list[FaceBox]:
-    """Faces in reading order: rows top to bottom, left to right within a row; a face joins the current row
-    while its centre is within half the median face height of the row's first face. The same faces always
-    come out in the same order (OpenCV's parallel search returns them in varying order)."""
+    """Faces in reading order: rows top to bottom, left to right within a row. Taken top to bottom, a face starts a
+    new row where its centre lies more than half the median face height below the one before: heads at staggered
+    heights in one row stay one row (numbered left to right), a second row of people starts a new one. The same
+    faces always come out in the same order."""
     if not found:
         return []
     half = float(np.median([f.box[3] for f in found])) / 2
     centre = lambda f: (f.box[1] + f.box[3] / 2, f.box[0] + f.box[2] / 2)  # noqa: E731
     rows: list[list[FaceBox]] = []
     for face in sorted(found, key=lambda f: (centre(f), f.box)):
-        if rows and centre(face)[0] - centre(rows[-1][0])[0] <= half:
+        if rows and centre(face)[0] - centre(rows[-1][-1])[0] <= half:
             rows[-1].append(face)
         else:
             rows.append([face])

@@ -309,3 +309,12 @@ def test_a_bad_video_is_one_message_without_a_progress_bar_and_is_not_decoded_ag
     assert not [p for p in at.get("progress")]  # no "Analysing ..." bar left above the message
     at.sidebar.radio[0].set_value("lift").run()  # a rerun
     assert len(at.error) == 1 and len(opened) == 1
+
+
+def test_the_example_photo_gets_its_face_labelled_and_films_without_an_upload(app):
+    at = app
+    at.toggle(key="example").set_value(True).run()
+    assert not at.exception and "astronaut.jpg" in markdown(at) and "mood of 1 face" in markdown(at)
+    assert films(at) and "Mood from the photo astronaut.jpg" in markdown(at)
+    at.toggle(key="example").set_value(False).run()  # taken away again, like a removed upload
+    assert "mood of 1 face" not in markdown(at) and "(removed)" in markdown(at)

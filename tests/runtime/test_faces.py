@@ -182,6 +182,9 @@ def test_faces_come_in_reading_order():
     order = [f.box for f in reading_order([FaceBox(b) for b in boxes])]
     assert order == [(50, 40, 100, 100), (250, 70, 100, 100), (450, 20, 100, 100), (60, 230, 100, 100), (400, 210, 100, 100)]
     assert reading_order([]) == []
+    # One row of heads up and down: numbered left to right.
+    staggered = [(x, 100 + 60 * (i % 2) - 5 * i, 100, 100) for i, x in enumerate(range(700, 0, -100))]
+    assert [f.box[0] for f in reading_order([FaceBox(b) for b in staggered])] == sorted(b[0] for b in staggered)
 
 
 def test_large_photos_say_how_small_a_face_they_can_find(photo, live):

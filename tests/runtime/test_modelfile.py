@@ -105,7 +105,7 @@ def test_a_damaged_export_is_passed_over_with_a_warning(good, tmp_path, fer_face
         shutil.copy(good.with_name("tiny" + suffix), model.with_name("tiny" + suffix))
     face = [fer_faces["happy"][0]]
     reference = EmotionDetector.load(model, finder="live")
-    assert reference.runtime.startswith("TFLite")
+    assert reference.backend.startswith("TFLite")
     expected = reference.classify(face)[0]
 
     lite = model.with_suffix(".tflite")
@@ -114,7 +114,7 @@ def test_a_damaged_export_is_passed_over_with_a_warning(good, tmp_path, fer_face
     lite.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="damaged"):
         det = EmotionDetector.load(model, finder="live")
-    assert det.runtime.startswith("TensorFlow")
+    assert det.backend.startswith("TensorFlow")
     assert det.classify(face)[0] == pytest.approx(expected, abs=1e-4)
 
     other = tmp_path / "three.keras"  # an export with 3 outputs, recorded as this model's

@@ -298,3 +298,14 @@ def test_no_film_below_the_quality_floor_and_movielens_links():
 def test_a_catalog_with_other_ids_gets_no_movielens_links(tmp_path):
     cat = load_catalog(write(tmp_path, "id,title,genres\n550,Fight Club,Drama\n"))
     assert recommend("sad", catalog=cat, filters=Filters(min_votes=0))[0]["url"] is None
+
+
+def test_each_film_says_where_its_rating_stands_in_the_catalog(tmp_path):
+    """The best rated of three films is in the catalog's best third; the middle one is in no top half and says
+    nothing of it."""
+    catalog = tmp_path / "three.csv"
+    catalog.write_text("title,genres,rating_mean,rating_count\nTop,Comedy,4.8,500\nMiddle,Comedy,3.5,500\n"
+                       "Low,Comedy,1.5,500\n")
+    films = {f["title"]: f for f in recommend("happy", n=3, catalog=str(catalog), filters=Filters(min_votes=0))}
+    assert films["Top"]["standing"] == "among the best 34% of this catalog" and "best 34%" in films["Top"]["reason"]
+    assert films["Middle"]["standing"] == "" and "best" not in films["Middle"]["reason"]

@@ -105,7 +105,7 @@ def test_the_runtime_runs_int8_where_the_cpu_has_vnni_and_float32_elsewhere(tmp_
     assert main(["export", "--model", str(model)]) == 0 and main(["export", "--model", str(model), "--int8", str(tiny_dataset)]) == 0
     for vnni, kernels in ((True, "int8"), (False, "float32")):
         monkeypatch.setattr(emotion.inference, "cpu_has_vnni", lambda: vnni)
-        assert EmotionDetector.load(model, finder="live").runtime == f"TFLite {kernels}"
+        assert EmotionDetector.load(model, finder="live").backend == f"TFLite {kernels}"
     monkeypatch.setenv("EMOTION_KERNELS", "float32")  # the operator's choice wins
     monkeypatch.setattr(emotion.inference, "cpu_has_vnni", lambda: True)
-    assert EmotionDetector.load(model, finder="live").runtime == "TFLite float32"
+    assert EmotionDetector.load(model, finder="live").backend == "TFLite float32"

@@ -29,7 +29,7 @@ def test_published_model_records_its_training_shares_and_a_default_chosen_on_val
     assert "## Prior" in card and "| prior | accuracy | macro recall |" in card and "(default)" in card
     assert card.count("on 28 photos, a face found in") == 2  # the shifted val's 4 val faces per class, and val's own
     detector = EmotionDetector.load(dest, finder="live")  # its export was made after the priors were written
-    assert detector.runtime.startswith("TFLite") and detector.prior is not None
+    assert detector.backend.startswith("TFLite") and detector.prior is not None
 
 
 def test_the_default_prior_keeps_accuracy_and_then_maximizes_macro_recall():
