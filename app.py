@@ -519,8 +519,29 @@ def film_card(film: dict) -> None:
         st.caption(f"{rated} · {literal(because)}" + (f" · {literal(film['standing'])}" if film["standing"] else ""))
 
 
+MODE_NAMES = {"match": "Match my mood", "lift": "Lift my mood"}
+
+
+def film_settings(catalog) -> tuple[str, Filters]:
+    """The films' mode and filters, above the films (on a phone too, where the sidebar is folded away), in an expander
+    that says how they are set. They live in the page's address too (bind): a link shares the list as it was set."""
+    state = st.session_state
+    summary = [MODE_NAMES[state.get("mode", "match")], f"at least {state.get('ratings', 20)} ratings"]
+    if tuple(state.get("years", YEARS)) != YEARS:
+        summary.append("{}-{}".format(*state["years"]))
+    if state.get("exclude"):
+        summary.append(f"without {', '.join(state['exclude'])}")
+    with st.expander(f"⚙️ {literal(' · '.join(summary))}"):
+        mode = st.radio("Mode", MODES, format_func=MODE_NAMES.get, horizontal=True, key="mode", bind="query-params")
+        min_votes = st.slider("Minimum ratings", 0, 200, 20, step=5, key="ratings", bind="query-params")
+        years = st.slider("Years", *YEARS, YEARS, key="years", bind="query-params")
+        exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [], key="exclude", bind="query-params")
+    # The slider's full range is no year filter: a catalog may not know every film's year.
+    year_from, year_to = (None if y == end else y for y, end in zip(years, YEARS))
+    return mode, Filters(min_votes, year_from, year_to, tuple(exclude))
+
+
 def recommendations(catalog, catalog_error: Exception | None, filters: Filters, mode: str) -> None:
-    st.subheader("🎬 Films for your mood")
     if catalog_error is not None:
         st.error(f"The movie catalog cannot be used: {literal(catalog_error)}. Choose another catalog under Advanced in "
                  "the sidebar.")
@@ -558,11 +579,6 @@ with st.sidebar:
     photo_finder = st.selectbox("Face finder for photos", list(FINDERS),
                                 help="photo: accurate; live: fast, the one videos and live video use")
     tta_slot = st.empty()  # the toggle's default is the model's own setting, known once the model is loaded
-    st.header("Films")
-    mode = st.radio("Mode", MODES, format_func={"match": "Match my mood", "lift": "Lift my mood"}.get, horizontal=True)
-    min_votes = st.slider("Minimum ratings", 0, 200, 20, step=5)
-    years = st.slider("Years", *YEARS, YEARS)
-    genre_slot = st.empty()
     with st.expander("Advanced"):
         models = offered(DEFAULT_MODEL, "*.keras", "MOOD_MODELS")
         model_path = models[st.selectbox("Model", list(models), help="models/*.keras, and the folders in MOOD_MODELS")]
@@ -599,8 +615,6 @@ with st.sidebar:
             st.caption(literal(note))
     except CatalogError as exc:
         catalog_error = exc
-    with genre_slot:
-        exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [])
 
 if model_error is not None:  # the page goes on: uploads, mood and films stay until a working model is chosen
     notice.error(f"Cannot load the model: {literal(model_error)}. Choose another model under Advanced in the sidebar.")
@@ -622,9 +636,9 @@ with live:
 if model_error is None:  # else the video tab's uploader is not drawn, and its upload would look removed
     note_removed_uploads(present)
 with side:
-    # The slider's full range is no year filter: a catalog may not know every film's year.
-    year_from, year_to = (None if y == end else y for y, end in zip(years, YEARS))
-    recommendations(catalog, catalog_error, Filters(min_votes, year_from, year_to, tuple(exclude)), mode)
+    st.subheader("🎬 Films for your mood")
+    mode, filters = film_settings(catalog)
+    recommendations(catalog, catalog_error, filters, mode)
 
 if model_error is None:
     # Made here, at the end of the first view, rather than at the first upload: the photo finder loads TensorFlow and

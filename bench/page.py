@@ -87,6 +87,7 @@ def main() -> None:
                             page.screenshot(path=str(args.shots / f"{n}-faces-390.png"), full_page=True)
                             page.set_viewport_size({"width": 1280, "height": 800})
                         if tta and n == 1:
+                            page.get_by_text(re.compile("^⚙️ Match my mood")).click()  # the films' settings
                             start = time.perf_counter()
                             page.get_by_text("Lift my mood").click()
                             page.get_by_text(re.compile("^⭐.*· To (lift|keep)")).first.wait_for(timeout=60_000)

@@ -125,14 +125,14 @@ def test_photos_with_the_same_name_are_told_apart_and_keep_the_chosen_films(app,
     chosen = [b for b in at.button if b.label == "🎬 Films for this photo"]
     assert len(chosen) == 3
     chosen[0].click().run()
-    at.sidebar.radio[0].set_value("lift").run()  # another click: the films stay those of the photo chosen
+    at.radio(key="mode").set_value("lift").run()  # another click: the films stay those of the photo chosen
     assert "Mood from the photo image.jpg (1)" in markdown(at)
 
 
 def test_recommendations_follow_mode_and_more(app, fer_faces):
     scene, _ = make_scene([fer_faces["sad"][0]], [200], seed=5)
     at = upload(app, "me.png", png(scene))
-    at.sidebar.radio[0].set_value("lift").run()
+    at.radio(key="mode").set_value("lift").run()
     first = films(at)
     assert len(first) == 10 and all("to lift" in note.lower() or "to keep" in note.lower() for _, note in first)
     at.button(key="more").click().run()
@@ -141,7 +141,7 @@ def test_recommendations_follow_mode_and_more(app, fer_faces):
     at.button(key="first").click().run()
     assert films(at) == first  # back to the first films
     at.button(key="more").click().run()
-    at.sidebar.radio[0].set_value("match").run()
+    at.radio(key="mode").set_value("match").run()
     assert films(at) == films(at.button(key="more").click().run().button(key="first").click().run())  # page 1 again
 
 
@@ -223,7 +223,7 @@ def test_a_widget_change_after_an_upload_does_not_analyse_the_photo_again(app, f
     scene, _ = make_scene([fer_faces["happy"][1]], [180], seed=21)
     at = upload(app, "again.png", png(scene))
     assert len(calls) == 1 and "mood of 1 face" in markdown(at)
-    at.sidebar.radio[0].set_value("lift").run()
+    at.radio(key="mode").set_value("lift").run()
     at.button(key="more").click().run()
     assert len(calls) == 1 and "mood of 1 face" in markdown(at) and not at.exception
 
@@ -307,7 +307,7 @@ def test_a_bad_video_is_one_message_without_a_progress_bar_and_is_not_decoded_ag
     at.file_uploader(key="video").set_value([("not_a_video.mp4", b"plain text, not a video", "video/mp4")]).run()
     assert not at.exception and len(at.error) == 1 and "not_a_video.mp4" in shown(at.error[0].value)
     assert not [p for p in at.get("progress")]  # no "Analysing ..." bar left above the message
-    at.sidebar.radio[0].set_value("lift").run()  # a rerun
+    at.radio(key="mode").set_value("lift").run()  # a rerun
     assert len(at.error) == 1 and len(opened) == 1
 
 
@@ -318,3 +318,18 @@ def test_the_example_photo_gets_its_face_labelled_and_films_without_an_upload(ap
     assert films(at) and "Mood from the photo astronaut.jpg" in markdown(at)
     at.toggle(key="example").set_value(False).run()  # taken away again, like a removed upload
     assert "mood of 1 face" not in markdown(at) and "(removed)" in markdown(at)
+
+
+def test_a_shared_link_opens_the_page_with_its_film_settings(monkeypatch, fer_faces):
+    """The films' settings are in the page's address: a link carrying them opens with them set."""
+    stopped = types.SimpleNamespace(state=types.SimpleNamespace(playing=False))
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **kw: stopped)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"mode": "Lift my mood", "ratings": "50", "exclude": ["Comedy"]})
+    at.run()
+    assert not at.exception
+    assert at.radio(key="mode").value == "lift" and at.slider(key="ratings").value == 50
+    scene, _ = make_scene([fer_faces["sad"][0]], [180], seed=5)
+    at = upload(at, "sad.png", png(scene))
+    assert films(at) and all("Comedy" not in title for title, _ in films(at))
+    assert all("to lift" in note.lower() or "to keep" in note.lower() for _, note in films(at))

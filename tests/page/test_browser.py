@@ -203,6 +203,7 @@ def test_films_page_to_the_end_and_back(server, tmp_path, fer_faces):
 
     with sync_playwright() as p:
         b, page = with_photo(p, server, tmp_path, fer_faces)
+        page.get_by_text(re.compile("^⚙️ Match my mood")).click()  # the films' settings, above them
         page.get_by_role("slider", name="Minimum ratings").first.focus()  # 200 ratings or more: a short list
         page.keyboard.press("End")
         more, done = page.get_by_role("button", name="More films"), page.get_by_text("That's all")
