@@ -305,7 +305,8 @@ def photo_tab(uploads: list, model_path: str, finder: str, tta: bool, min_face: 
         mood = moods[upload.file_id] = mean_mood(faces)
         who = "1 face" if len(faces) == 1 else f"the {len(faces)} faces"
         bar = load_detector(model_path, version(model_path)).unsure_below
-        st.markdown(f"**{literal(name)}** — mood of {who}: {mood_line(mood, bar)}")
+        # The link: on a phone the films come below every photo.
+        st.markdown(f"**{literal(name)}** — mood of {who}: {mood_line(mood, bar)} · [films ↓](#films)")
         if before.get(upload.file_id) != mood:  # a new photo: its mood drives the films
             set_mood(mood, f"photo {name}", (upload.file_id,))
         elif st.button("🎬 Films for this photo", key=f"films_{upload.file_id}"):
@@ -636,7 +637,7 @@ with live:
 if model_error is None:  # else the video tab's uploader is not drawn, and its upload would look removed
     note_removed_uploads(present)
 with side:
-    st.subheader("🎬 Films for your mood")
+    st.subheader("🎬 Films for your mood", anchor="films")
     mode, filters = film_settings(catalog)
     recommendations(catalog, catalog_error, filters, mode)
 
