@@ -82,7 +82,7 @@ from emotion.draw import annotate, hex_color
 from emotion.faces import FINDERS, make_finder
 from emotion.prior import PriorError, resolve
 from emotion.video import Viewer, ViewerLimit
-from recommender import MODES, CatalogError, Filters, load_catalog, recommend
+from recommender import MODES, CatalogError, Filters, like_this, load_catalog, recommend
 from recommender.catalog import DEFAULT_CATALOG, skipped_message
 
 
@@ -505,7 +505,7 @@ def live_tab(det: EmotionDetector, model_path: str) -> None:
             st.rerun()
 
 
-def film_card(film: dict) -> None:
+def film_card(film: dict, catalog) -> None:
     with st.container(border=True):
         title = f"[{literal(film['title'])}]({film['url']})" if film["url"] else literal(film["title"])
         # The genres the mood asked for stand out from the film's others.
@@ -518,6 +518,11 @@ def film_card(film: dict) -> None:
         serves = f" with {' and '.join(film['matched_genres'])}" if film["matched_genres"] else ""
         because = film["why"][0].upper() + film["why"][1:] + serves
         st.caption(f"{rated} · {literal(because)}" + (f" · {literal(film['standing'])}" if film["standing"] else ""))
+        if similar := like_this(film["movie_id"], catalog):
+            with st.popover("More like this", help="Films its viewers rated alike (MovieLens ratings)"):
+                for other in similar:
+                    name = f"{literal(other['title'])} ({other['year'] or 'year unknown'})"
+                    st.markdown(f"[{name}]({other['url']})" if other["url"] else name)
 
 
 MODE_NAMES = {"match": "Match my mood", "lift": "Lift my mood"}
@@ -560,7 +565,7 @@ def recommendations(catalog, catalog_error: Exception | None, filters: Filters, 
     if not films and page == 0:
         st.warning("No films match these filters. Lower the minimum ratings, widen the years or exclude fewer genres.")
     for film in films:
-        film_card(film)
+        film_card(film, catalog)
     if len(films) < n and (page or films):
         total = page * n + len(films)
         st.info(f"That's all {total} film{'s' if total != 1 else ''} for this mood with these filters.")

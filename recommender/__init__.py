@@ -2,6 +2,6 @@
 
 from .catalog import Catalog, CatalogError, load_catalog
 from .rank import MODES, Filters
-from .recommend import recommend
+from .recommend import like_this, recommend
 
-__all__ = ["Catalog", "CatalogError", "Filters", "MODES", "load_catalog", "recommend"]
+__all__ = ["Catalog", "CatalogError", "Filters", "MODES", "like_this", "load_catalog", "recommend"]

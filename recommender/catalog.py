@@ -51,6 +51,24 @@ class Catalog:
     path: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
     movielens_ids: bool = False  # movie_id holds MovieLens ids: https://movielens.org/movies/<id> is the film's page
+    # movie_id -> the ids of the films its viewers rated alike, likest first (`neighbours_path`; empty without it)
+    neighbours: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def neighbours_path(catalog: Path) -> Path:
+    """Where a catalog's "more like this" table lies: CATALOG.neighbours.csv beside it (scripts/build_catalog.py)."""
+    return catalog.with_suffix(".neighbours.csv")
+
+
+def load_neighbours(path: Path) -> dict[str, tuple[str, ...]]:
+    """A neighbour table (movie_id, neighbour_id, likeness) as movie_id -> neighbour ids, likest first; empty when
+    there is none or it cannot be read (the films still work, without "more like this")."""
+    try:
+        table = pd.read_csv(path, dtype={"movie_id": str, "neighbour_id": str})
+        table = table.sort_values(["movie_id", "likeness"], ascending=[True, False])
+        return {movie: tuple(group["neighbour_id"]) for movie, group in table.groupby("movie_id", sort=False)}
+    except (OSError, ValueError, KeyError):
+        return {}
 
 
 def _find_columns(header: list[str], path: Path) -> dict[str, int]:
@@ -155,7 +173,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     for row, gs in enumerate(movies["genres"]):
         matrix[row, [index[g] for g in gs]] = 1.0
     movielens = "movie_id" in cols and header[cols["movie_id"]].strip().lower() in MOVIELENS_IDS
-    return Catalog(movies, genres, matrix, str(path), skipped, movielens)
+    neighbours = load_neighbours(neighbours_path(path)) if "movie_id" in cols else {}
+    return Catalog(movies, genres, matrix, str(path), skipped, movielens, neighbours)
 
 
 def _describe(skipped: dict[str, int]) -> str:

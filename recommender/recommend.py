@@ -8,8 +8,9 @@ import numbers
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from urllib.parse import quote
+
+import numpy as np
 
 from .catalog import DEFAULT_CATALOG, Catalog, load_catalog
 from .rank import MOODS, NEGATIVE, Filters, Ranker, mood_profile
@@ -126,7 +127,28 @@ def recommend(
             "reason": f"{', '.join(matched)} — {because}" + (f"; {rated}" if rated else "")
             + (f", {standing}" if standing else ""),
             # Quoted: an id is text from the catalog file, and a `)` in it would end the page's link.
-            "url": f"https://movielens.org/movies/{quote(str(m['movie_id']), safe='')}"
-            if ranker.catalog.movielens_ids else None,
+            "url": film_url(ranker.catalog, m["movie_id"]),
+            "movie_id": m["movie_id"],
         })
+    return out
+
+
+def film_url(catalog: Catalog, movie_id: str) -> str | None:
+    """The film's MovieLens page, when the catalog's ids are MovieLens'. Quoted: an id is text from the catalog file,
+    and a `)` in it would end the page's link."""
+    return f"https://movielens.org/movies/{quote(str(movie_id), safe='')}" if catalog.movielens_ids else None
+
+
+def like_this(movie_id: str, catalog: str | Path | Catalog | None = None, n: int = 5) -> list[dict]:
+    """Up to `n` films of the catalog that the viewers of `movie_id` rated alike (its neighbour table, built by
+    scripts/build_catalog.py from MovieLens ratings), likest first: title, year, url. Empty without a table."""
+    catalog = catalog if isinstance(catalog, Catalog) else ranker_for(str(catalog or DEFAULT_CATALOG)).catalog
+    movies = catalog.movies
+    out = []
+    for other in catalog.neighbours.get(str(movie_id), ()):
+        rows = movies.index[movies["movie_id"] == other]
+        if len(rows) and len(out) < n:
+            m = movies.loc[rows[0]]
+            out.append({"title": m["title"], "year": None if m["year"] != m["year"] else int(m["year"]),
+                        "url": film_url(catalog, other)})
     return out

@@ -309,3 +309,17 @@ def test_each_film_says_where_its_rating_stands_in_the_catalog(tmp_path):
     films = {f["title"]: f for f in recommend("happy", n=3, catalog=str(catalog), filters=Filters(min_votes=0))}
     assert films["Top"]["standing"] == "among the best 34% of this catalog" and "best 34%" in films["Top"]["reason"]
     assert films["Middle"]["standing"] == "" and "best" not in films["Middle"]["reason"]
+
+
+def test_more_like_this_lists_what_the_same_viewers_rated_alike(tmp_path):
+    from recommender import like_this
+
+    assert [f["title"] for f in like_this("1", n=2)] == ["Toy Story 2", "Toy Story 3"]  # Toy Story's viewers
+    assert all(f["url"].startswith("https://movielens.org/movies/") for f in like_this("1"))
+    own = tmp_path / "own.csv"
+    own.write_text("movie_id,title,genres\n1,Toy Story,Comedy\n")
+    assert like_this("1", str(own)) == []  # a catalog without a neighbour table has none
+    broken = tmp_path / "broken.csv"
+    broken.write_text(own.read_text())
+    (tmp_path / "broken.neighbours.csv").write_text("not,a\ntable")
+    assert like_this("1", str(broken)) == []  # nor one with a broken table: the films still work
