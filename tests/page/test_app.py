@@ -16,6 +16,8 @@ from emotion.imageio import IMAGE_SUFFIXES
 from emotion.labels import FER2013_LABELS
 from synthetic.scenes import make_scene
 
+pytestmark = pytest.mark.slow  # the whole page, run per test
+
 TIMEOUT = 120
 
 

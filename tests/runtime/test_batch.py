@@ -12,6 +12,8 @@ import emotion.batch
 from emotion.cli import main
 from synthetic.scenes import make_scene, moving_faces, write_clip
 
+pytestmark = pytest.mark.slow  # worker processes and Ray
+
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 BAD = {"empty.jpg", "notes.png", "cut.jpg", "cut.mp4"}
 

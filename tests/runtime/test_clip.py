@@ -15,6 +15,8 @@ from emotion.clip import Clip, ClipError, analyse_clip
 from emotion.faces import make_finder
 from synthetic.scenes import moving_faces, write_clip
 
+pytestmark = pytest.mark.slow  # whole videos
+
 SECONDS = 4
 
 

@@ -52,6 +52,7 @@ def matched(found, truth, threshold=0.4) -> int:
         ([220, 160], (900, 1200)),
     ],
 )
+@pytest.mark.slow
 def test_photo_finder_finds_every_face(photo, fer_faces, sizes, shape):
     pool = fer_faces["happy"] + fer_faces["neutral"] + fer_faces["surprise"]
     scene, truth = make_scene(pool[: len(sizes)], sizes, shape=shape, seed=len(sizes))
@@ -60,12 +61,14 @@ def test_photo_finder_finds_every_face(photo, fer_faces, sizes, shape):
     assert len(found) == len(truth)  # no false boxes on the background
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("brightness", [0.35, 1.4])
 def test_photo_finder_dark_and_bright_images(photo, fer_faces, brightness):
     scene, truth = make_scene(fer_faces["happy"][:3], [140, 120, 100], seed=7, brightness=brightness)
     assert matched(photo.find(scene), truth) == 3
 
 
+@pytest.mark.slow
 def test_photo_finder_looks_again_in_grayscale_under_a_colour_cast(photo, fer_faces, monkeypatch):
     """Faces in a photo under a strong green cast (light through a tinted screen), which MTCNN's steps miss in colour:
     the finder searches the photo again in grayscale and finds them."""
@@ -103,6 +106,7 @@ def test_live_refinds_a_moved_face_near_its_last_box(live, fer_faces):
     assert near_hits >= max(full_hits - 1, 0.9 * len(faces))
 
 
+@pytest.mark.slow
 def test_live_scan_finds_a_newcomer_within_one_round_and_no_box_where_no_face_is(live, fer_faces):
     """Four faces of 130 px in a 640x480 frame, one of them known: the others get their boxes within one round of the
     scan's parts, one part every other frame, and nothing is boxed where no face is."""
@@ -148,6 +152,7 @@ def test_unknown_finder_message():
         make_finder("yolo")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("min_face", [20, 30, 60, 100])
 def test_photo_finder_minimum_face_size_setting(fer_faces, min_face):
     det = make_finder("photo", min_face=min_face)
@@ -157,6 +162,7 @@ def test_photo_finder_minimum_face_size_setting(fer_faces, min_face):
     assert matched(found, truth[1:]) == (1 if min_face <= 60 else 0)  # the 80 px face only when allowed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["live", "photo"])
 def test_one_finder_shared_by_threads_gives_each_its_own_faces(name, photo, live, fer_faces):
     """The page shares one face finder between viewers, whose frames arrive on their own threads: each
@@ -193,6 +199,7 @@ def test_large_photos_say_how_small_a_face_they_can_find(photo, live):
     assert live.smallest_face((480, 640, 3)) == 48  # a quarter of its smallest scan square, 192 px
 
 
+@pytest.mark.slow
 def test_photo_finder_finds_faces_that_fill_the_photo(photo, fer_faces):
     """Tight crops (a face filling the whole image, as in-the-wild crops and selfies): the search inside a
     border finds faces a plain search misses, and their boxes stay inside the image."""
@@ -210,6 +217,7 @@ def test_photo_finder_finds_faces_that_fill_the_photo(photo, fer_faces):
             assert x >= 0 and y >= 0 and x + w <= 160 and y + h <= 160 and w >= 80
 
 
+@pytest.mark.slow
 def test_photo_finder_finds_faces_in_dark_photos(photo, fer_faces):
     """Dim, low-contrast photos (gamma 1.6, 30% light): the search with contrast evened out finds faces the plain
     and bordered searches miss, and adds no false box."""
@@ -235,6 +243,7 @@ def shuffled(face: np.ndarray, rng: np.random.Generator, size: int = 96) -> np.n
     return cv2.cvtColor(np.block([[tiles[k] for k in row] for row in order]), cv2.COLOR_GRAY2BGR)
 
 
+@pytest.mark.slow
 def test_photo_finder_asks_whether_the_photo_is_one_face(photo, fer_faces, monkeypatch):
     """Face crops tilted 25 degrees (a head leant on a hand, filling the photo): asked about the photo as a whole,
     MTCNN's output net finds faces that none of its searches proposed; the same faces cut into shuffled tiles
@@ -257,6 +266,7 @@ def test_photo_finder_asks_whether_the_photo_is_one_face(photo, fer_faces, monke
     assert sum(bool(photo.as_one_face(shuffled(f, rng))) for f in faces) <= 1
 
 
+@pytest.mark.slow
 def test_photo_finder_last_search_finds_blurred_and_noisy_faces(photo, fer_faces, monkeypatch):
     """Shifted-val photos (odd light, blur, noise, JPEG) whose face only the last search, with its looser proposals,
     finds; photos made the same way with a plain grey square for a face get no box."""
@@ -274,6 +284,7 @@ def test_photo_finder_last_search_finds_blurred_and_noisy_faces(photo, fer_faces
         assert not any(matched(photo.find(picture), [box]) for picture, box in photos)
 
 
+@pytest.mark.slow
 def test_photo_finder_then_asks_a_haar_cascade(photo, fer_faces, monkeypatch):
     """Shifted-val photos in which no MTCNN search finds the face and the Haar cascade after them does, its box
     confirmed by MTCNN's output net (the grey squares of the test above show it adds no box where no face is)."""
@@ -287,6 +298,7 @@ def test_photo_finder_then_asks_a_haar_cascade(photo, fer_faces, monkeypatch):
         assert not any(photo.find(picture) for picture, _ in photos)
 
 
+@pytest.mark.slow
 def test_photo_finder_last_of_all_asks_blazeface(photo, fer_faces, monkeypatch):
     """Shifted-val photos in which every step before misses the face and BlazeFace finds it, its box confirmed by
     MTCNN's output net; the shifted grey squares of the test above get no box from it either."""
@@ -316,6 +328,7 @@ def test_blazeface_shared_by_threads_gives_each_its_own_boxes(photo, fer_faces):
     assert all(boxes == expected[k] for k, boxes in got)
 
 
+@pytest.mark.slow
 def test_photo_finder_judges_the_haar_cascades_boxes(photo, fer_faces):
     """Faces cut into shuffled tiles: the cascade (as the photo finder runs it) takes some for faces; MTCNN's output
     net, shown its boxes, hardly ever agrees, so the finder's last step adds no box there."""
@@ -326,6 +339,7 @@ def test_photo_finder_judges_the_haar_cascades_boxes(photo, fer_faces):
     assert sum(bool(step("haar").look(photo, Search(photo, t))) for t in fooled) <= 1
 
 
+@pytest.mark.slow
 def test_photo_finder_last_asks_about_the_photo_with_a_lower_bar(photo, fer_val_file, monkeypatch):
     """FER2013 val faces given as their own 48 px photos, which every step before misses: MTCNN's output net, asked
     again about the photo as one face with a lower bar, finds them, with landmarks."""
@@ -337,6 +351,7 @@ def test_photo_finder_last_asks_about_the_photo_with_a_lower_bar(photo, fer_val_
     assert not any(photo.search(picture) for picture in photos)
 
 
+@pytest.mark.slow
 def test_a_thumbnail_is_read_whole_as_one_face_crop(photo, fer_faces, fer_val_file, monkeypatch):
     """A face crop given as a thumbnail (48 px, as FER2013's and CK+'s are) is already framed: the whole of it is the
     face, found or not (then with confidence 0); larger photos, long thin images and a small face in a thumbnail
@@ -383,6 +398,7 @@ def test_a_tilted_face_is_turned_upright_before_the_crop(photo, live, fer_faces,
         (0.6 if name == "photo" else 0.9) * error(preprocess_face(scene_tilted, found_tilted.box))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("turn", ["ROTATE_90_CLOCKWISE", "ROTATE_90_COUNTERCLOCKWISE"])
 def test_a_face_lying_on_its_side_is_found_and_turned_upright(photo, fer_faces, turn):
     """A photo saved sideways (or a selfie taken lying down): MTCNN misses the face upright, the turned search finds it
@@ -417,6 +433,7 @@ def test_a_photo_thinner_than_a_face_has_none_and_raises_nothing(photo, live, sh
     assert live.find_near(strip, [(0, 0, shape[1], shape[0])], turn=0) == []
 
 
+@pytest.mark.slow
 def test_a_large_photo_is_searched_on_one_smaller_copy_and_its_faces_mapped_back(photo, fer_faces, monkeypatch):
     """A 6000 x 4000 photo: every step of the search (borders, contrast, turns, other finders) sees a copy no larger
     than MAX_SIDE, not the photo, and the faces come back in the photo's pixels."""

@@ -23,6 +23,8 @@ from emotion.faces import make_finder
 from emotion.imageio import ImageError, read_image
 from synthetic.scenes import make_scene, moving_faces, write_clip
 
+pytestmark = pytest.mark.slow  # worker processes, videos and huge images
+
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 ODD = os.fsdecode(b"caf\xe9 \xff")  # a Latin-1 name from an old archive: bytes that are not UTF-8
 

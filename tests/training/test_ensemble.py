@@ -15,6 +15,8 @@ from training.architectures import build_logits_model, calibrated_model
 from training.cli import main
 from training.ensemble import ensemble_logits
 
+pytestmark = pytest.mark.slow  # training runs
+
 
 def tiny_model_file(path, labels, seed: int, temperature: float):
     """A tiny random model saved as this project saves trained ones (labels and temperature inside)."""

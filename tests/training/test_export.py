@@ -20,6 +20,8 @@ from training.data import load_folder
 
 from conftest import FER
 
+pytestmark = pytest.mark.slow  # training and exporting models
+
 
 @pytest.fixture(scope="module")
 def faces(tiny_dataset):

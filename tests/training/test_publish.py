@@ -15,6 +15,8 @@ from training.cli import main
 from training.priors import candidates, choose
 from training.lineage import commands
 
+pytestmark = pytest.mark.slow  # training and publishing models
+
 
 def test_published_model_records_its_training_shares_and_a_default_chosen_on_val(tmp_path, tiny_dataset, capsys):
     run, dest = tmp_path / "run", tmp_path / "shipped" / "mine.keras"

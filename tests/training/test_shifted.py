@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from emotion.cli import main as emotion_main
 from emotion.imageio import read_image
 from training.cli import main
+
+pytestmark = pytest.mark.slow  # making shifted-val photos and searching them
 
 
 def test_shifted_val_is_one_photo_per_val_face_and_reproducible(tiny_dataset, tmp_path, capsys):

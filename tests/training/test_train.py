@@ -25,6 +25,8 @@ from training.fit import class_weights, make_datasets, reestimate_batchnorm
 from training.prune import prune_into
 from training.lineage import command
 
+pytestmark = pytest.mark.slow  # training runs
+
 OUTPUTS = ["model.keras", "history.csv", "curves.png", "confusion_matrix.png", "report.txt", "metrics.json", "run.json"]
 
 
