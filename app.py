@@ -245,11 +245,11 @@ def probability_table(rows: list[dict], labels) -> None:
     st.dataframe(table, column_config=bars, height=min(36 * (len(rows) + 1) + 3, 400), width="stretch")
 
 
-def faces_table(faces: list[Face]) -> None:
-    """One row per face, numbered as on the photo."""
-    probability_table([{"face": i, "emotion": f"{'❔ unsure:' if f.unsure else DOT.get(f.emotion, '')} {f.emotion} "
+def faces_table(faces: list[Face], numbers: list[int] | None = None) -> None:
+    """One row per face, numbered as drawn (by default 1, 2, ... as on a photo)."""
+    probability_table([{"face": n, "emotion": f"{'❔ unsure:' if f.unsure else DOT.get(f.emotion, '')} {f.emotion} "
                                               f"{f.scores[f.emotion]:.0%}",
-                        **f.scores} for i, f in enumerate(faces, 1)], faces[0].scores)
+                        **f.scores} for n, f in zip(numbers or range(1, len(faces) + 1), faces)], faces[0].scores)
 
 
 def mood_chart(points: list[tuple[float, dict[str, float]]], x_title: str) -> None:
@@ -485,6 +485,8 @@ def live_tab(det: EmotionDetector, model_path: str) -> None:
             st.info("Waiting for a face ..." if ctx.state.playing else "Live mood appears here once the camera runs.")
             return
         st.markdown(f"**{'Live mood' if ctx.state.playing else 'Last live mood'}:** {mood_line(mood, det.unsure_below)}")
+        if ctx.state.playing and (faces := processor.faces()):  # each face in view, numbered as on the video
+            faces_table([f for _, f in faces], [n for n, _ in faces])
         if ctx.state.playing and (stats := processor.stats()) is not None:  # after STOP, no rate to show
             st.caption(f"Analysing {stats['fps']:.1f} frames/s · {stats['p50_ms']:.0f} ms a frame "
                        f"(p95 {stats['p95_ms']:.0f} ms) · {stats['lag_ms']:.0f} ms added delay · {live_model_note(model_path)}")

@@ -110,6 +110,7 @@ class LiveProcessor:
         self._recent: deque[tuple[float, float, float]] = deque(maxlen=1000)  # (done at, ms, lag ms) per frame
         self._first: tuple[float, float] | None = None  # (wall clock, capture time) of the first frame
         self._least_lag = float("inf")
+        self._faces: list[tuple[int, Face]] = []  # the latest frame's faces and their numbers, for the page
 
     @property
     def tracks(self) -> list[Track]:
@@ -121,9 +122,10 @@ class LiveProcessor:
         `captured`: the frame's capture time in seconds (the video's timestamp), for the lag statistics."""
         start = time.monotonic()
         now = start if now is None else now
-        shown = [t.shown for t in self.tracker.track(frame, now)]
-        self._remember(shown, now)
-        out = annotate(frame, shown)
+        tracked = self.tracker.track(frame, now)
+        shown = [t.shown for t in tracked]
+        self._remember(shown, now, [t.id for t in tracked])
+        out = annotate(frame, shown, numbers=[t.id for t in tracked])  # numbered as in the page's per-face readout
         done = time.monotonic()
         with self._lock:
             if captured is not None and self._first is None:
@@ -134,7 +136,9 @@ class LiveProcessor:
             self._recent.append((done, (done - start) * 1000, (lag - self._least_lag) * 1000))
         return out
 
-    def _remember(self, shown: list[Face], now: float) -> None:
+    def _remember(self, shown: list[Face], now: float, ids: list[int]) -> None:
+        with self._lock:
+            self._faces = list(zip(ids, shown))
         if not shown:
             return
         mood = np.mean([[f.scores[k] for k in self.labels] for f in shown], axis=0)
@@ -142,6 +146,11 @@ class LiveProcessor:
             self._mood = dict(zip(self.labels, map(float, mood)))
             if not self._timeline or now - self._timeline[-1][0] >= 1.0:
                 self._timeline.append((now, self._mood))
+
+    def faces(self) -> list[tuple[int, Face]]:
+        """The faces of the latest frame as shown (smoothed), with their numbers (track ids)."""
+        with self._lock:
+            return list(self._faces)
 
     def mood(self) -> dict[str, float] | None:
         """The latest smoothed mood (mean over faces in view), or None before any face was seen."""

@@ -195,3 +195,15 @@ def test_a_mirrored_viewer_shows_the_camera_as_a_mirror_with_its_faces_labelled_
     assert plain.processor.mood()["happy"] == pytest.approx(mirrored.processor.mood()["happy"], abs=0.15)
     corner = (slice(0, 40), slice(0, 40))  # far from the face: the background, mirrored
     assert np.array_equal(shown[1][corner], scene[:, ::-1][corner]) and not np.array_equal(shown[0][corner], shown[1][corner])
+
+
+def test_live_faces_keep_their_numbers_for_the_page():
+    """The page's live readout lists the faces of the latest frame under the numbers drawn on the video."""
+    det = Scripted()
+    proc = LiveProcessor(det)
+    left, right = face((0, 0, 100, 100), 0.9), face((300, 0, 100, 100), 0.2)
+    det.faces = [left, right]
+    proc.process(np.zeros((480, 640, 3), np.uint8), now=0.0)
+    det.faces = [right, left]  # found in another order: the numbers stay with the faces
+    proc.process(np.zeros((480, 640, 3), np.uint8), now=1 / 30)
+    assert [(n, f.box, f.emotion) for n, f in proc.faces()] == [(2, right.box, "sad"), (1, left.box, "happy")]
