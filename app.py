@@ -72,6 +72,7 @@ with photo:
 import cv2
 import numpy as np
 import pandas as pd
+from streamlit.components.v1 import html
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
 from emotion import EmotionDetector, Face, ImageError, read_image
@@ -573,11 +574,17 @@ def recommendations(catalog, catalog_error: Exception | None, filters: Filters, 
         st.info(f"That's all {total} film{'s' if total != 1 else ''} for this mood with these filters.")
     # One under the other: side by side in the films column, the longer label was cut short ("Back to the first f...").
     if len(films) == n and st.button("More films", key="more"):
-        st.session_state.page = page + 1
+        st.session_state.page, st.session_state.scroll_to_films = page + 1, True
         st.rerun()
     if page and st.button("Back to the first films", key="first"):
-        st.session_state.page = 0
+        st.session_state.page, st.session_state.scroll_to_films = 0, True
         st.rerun()
+    if st.session_state.pop("scroll_to_films", False):
+        # The new page starts where the films do, not at the buttons under the old page's end. The page cannot scroll
+        # itself from Python: a component's script (same origin) scrolls the films' heading into view; the page
+        # number makes each one a new script, which runs.
+        html(f"<script>/* page {page} */ window.parent.document.getElementById('films')"
+             ".scrollIntoView({block: 'start'});</script>", height=0)
 
 
 with st.sidebar:

@@ -218,6 +218,10 @@ def test_films_page_to_the_end_and_back(server, tmp_path, fer_faces):
                 continue
             page.wait_for_timeout(800)
         expect(page.get_by_text("That's all")).to_be_visible(timeout=10_000)
+        # Each new page starts where the films do (without the scroll: ~2,000 px above the window's top). Measured
+        # from the heading's box: Playwright's to_be_in_viewport saw no part of it inside Streamlit's scrolling main.
+        top, height = page.evaluate("() => [document.getElementById('films').getBoundingClientRect().top, innerHeight]")
+        assert 0 <= top < height / 2
         page.get_by_role("button", name="Back to the first films").click()
         expect(page.get_by_role("button", name="More films")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("That's all")).to_have_count(0)
