@@ -22,11 +22,11 @@ CARD = """# Model card: `models/emotion.keras`
 {status}
 
 ## What it is
-- **Task**: facial expression classification, 7 classes in this order (stored inside the model
+- **Task**: facial expression classification, {n_labels} classes in this order (stored inside the model
   file): {labels}.
-- **Input**: one face, grayscale 48x48 uint8 (`emotion.preprocess.preprocess_face`: crop, turned upright by
-  its eye line when the face finder gives eye landmarks (MTCNN) -> grayscale -> 48x48); scaling to [0, 1] and temperature calibration are layers of the model, which
-  outputs calibrated logits (softmax gives the probabilities).
+- **Input**: one face, grayscale {size}x{size} uint8 (`emotion.preprocess.preprocess_face`: crop, turned upright by
+  its eye line (both face finders give the eyes) -> grayscale -> {size}x{size}); scaling to [0, 1] and temperature
+  calibration are layers of the model, which outputs calibrated logits (softmax gives the probabilities).
 - **Architecture**: {architecture}.
   **{params:,} parameters**, file size {size_mb:.1f} MB.
 - **Runtime**: inference runs on this file's TFLite exports: {runtime}; cost per face and per frame:

@@ -19,6 +19,7 @@ import numpy as np
 from emotion.detector import DEFAULT_MODEL, EmotionDetector, softmax
 from emotion.inference import TTA_VIEWS, export_paths
 from emotion.modelfile import read_meta, write_meta
+from emotion.preprocess import INPUT_SIZE
 from emotion.prior import logit_offset
 
 from . import unsure
@@ -78,7 +79,7 @@ def publish(run: Path, int8: bool = False, dest: Path = DEFAULT_MODEL, shifted: 
     macro = m.get("val_macro_recall"), m.get("val_macro_recall_tta")
     text = CARD.format(
         status=status, recipe=about["recipe"], commands=commands(run), architecture=about["architecture"],
-        labels=", ".join(read_meta(dest)["labels"]),
+        labels=", ".join(read_meta(dest)["labels"]), n_labels=len(read_meta(dest)["labels"]), size=INPUT_SIZE,
         int8_flag=(" --int8" if int8 else "") + (f" --as {dest.parent.name}/{dest.name}" if live else ""),
         role=("photos, and live video on CPUs with VNNI (`emotion.detector.live_model`); the live video model for other "
               "CPUs: `models/LIVE_MODEL_CARD.md`" if not live else
