@@ -14,6 +14,7 @@ from emotion.modelfile import read_meta
 from training.cli import main
 from training.priors import candidates, choose
 from training.lineage import commands
+from training.unsure import CANDIDATES
 
 pytestmark = pytest.mark.slow  # training and publishing models
 
@@ -30,8 +31,10 @@ def test_published_model_records_its_training_shares_and_a_default_chosen_on_val
     card = (dest.parent / "MINE_MODEL_CARD.md").read_text()
     assert "## Prior" in card and "| prior | accuracy | macro recall |" in card and "(default)" in card
     assert card.count("on 28 photos, a face found in") == 2  # the shifted val's 4 val faces per class, and val's own
-    detector = EmotionDetector.load(dest, finder="live")  # its export was made after the priors were written
+    assert meta["unsure_below"] in CANDIDATES and f"under **{meta['unsure_below']:.0%}**" in card  # the unsure bar
+    detector = EmotionDetector.load(dest, finder="live")  # its export was made after the priors and bar were written
     assert detector.backend.startswith("TFLite") and detector.prior is not None
+    assert detector.unsure_below == meta["unsure_below"]
 
 
 def test_the_default_prior_keeps_accuracy_and_then_maximizes_macro_recall():
