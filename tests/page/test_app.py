@@ -265,7 +265,7 @@ def test_text_from_files_is_shown_as_text_never_as_markup(monkeypatch, tmp_path,
     cards = [m.value for m in at.markdown if "Comedy" in m.value or "Gen" in m.value]
     assert len(cards) >= 3
     for source in [m.value for m in at.markdown] + [c.value for c in at.caption]:
-        html = rendered(source)
+        html = rendered(source).replace('<a href="#films">', "")  # the page's own link to its films
         assert "<img" not in html and "<a " not in html and "tracker.invalid" not in html.split('"')[1::2], source
     card = cards[0]
     assert card.count("-badge[") == 2 and r"Gen\]re \:blue\[x\]" in card  # the `]` escaped inside its badge
