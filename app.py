@@ -75,8 +75,7 @@ import pandas as pd
 from streamlit.components.v1 import html
 from streamlit_webrtc import webrtc_streamer  # before TensorFlow: the reverse order segfaults (SSL libs)
 
-from emotion import EmotionDetector, Face, ImageError, read_image
-from emotion import batch
+from emotion import EmotionDetector, Face, ImageError, batch, read_image
 from emotion.clip import DEFAULT_FPS, VIDEO_SUFFIXES, ClipError, analyse_clip
 from emotion.detector import DEFAULT_MODEL, LIVE_FACE_MS, classify_ms, live_model
 from emotion.draw import annotate, hex_color
