@@ -539,7 +539,8 @@ def film_settings(catalog) -> tuple[str, Filters]:
         summary.append("{}-{}".format(*state["years"]))
     if state.get("exclude"):
         summary.append(f"without {', '.join(state['exclude'])}")
-    with st.expander(f"⚙️ {literal(' · '.join(summary))}"):
+    # The key keeps it one element, open while its label follows the settings.
+    with st.expander(f"⚙️ {literal(' · '.join(summary))}", key="film_settings"):
         mode = st.radio("Mode", MODES, format_func=MODE_NAMES.get, horizontal=True, key="mode", bind="query-params")
         min_votes = st.slider("Minimum ratings", 0, 200, 20, step=5, key="ratings", bind="query-params")
         years = st.slider("Years", *YEARS, YEARS, key="years", bind="query-params")
