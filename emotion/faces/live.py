@@ -9,6 +9,8 @@ whole (`find`).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .blaze import BlazeFace, Detection
@@ -17,7 +19,8 @@ from .boxes import Box, FaceBox, contains, frame_box, iou
 Part = tuple[int, int, int]  # a square of the frame: x, y, side
 
 
-def scan_parts(shape: tuple[int, ...], shares: tuple[float, ...]) -> list[Part]:
+@lru_cache(maxsize=16)  # a video's frames share one shape: its parts are laid out once, not per frame
+def scan_parts(shape: tuple[int, ...], shares: tuple[float, ...]) -> tuple[Part, ...]:
     """The parts of a frame of `shape` scanned for new faces in turn: the whole frame, then, for each of `shares`,
     squares of that share of its short side laid over it, each overlapping the next by a quarter of its side (a face
     of up to that size lies whole in one of them). Letterboxed to BlazeFace's input, a face under ~a quarter of the
@@ -28,10 +31,10 @@ def scan_parts(shape: tuple[int, ...], shares: tuple[float, ...]) -> list[Part]:
         side = max(1, int(share * min(height, width)))
         xs, ys = (steps(length, side) for length in (width, height))
         parts += [(x, y, side) for y in ys for x in xs]
-    return parts
+    return tuple(parts)
 
 
-def scanned(parts: list[Part], turn: int) -> Part | None:
+def scanned(parts: tuple[Part, ...], turn: int) -> Part | None:
     """The part scanned on the frame of this `turn` (a video's frame count): one every other frame, the whole frame
     (`parts[0]`, large faces) every fourth of those, the squares in order in between."""
     if turn % 2:
