@@ -574,17 +574,27 @@ def recommendations(catalog, catalog_error: Exception | None, filters: Filters, 
         st.info(f"That's all {total} film{'s' if total != 1 else ''} for this mood with these filters.")
     # One under the other: side by side in the films column, the longer label was cut short ("Back to the first f...").
     if len(films) == n and st.button("More films", key="more"):
-        st.session_state.page, st.session_state.scroll_to_films = page + 1, True
-        st.rerun()
+        turn_page(page + 1)
     if page and st.button("Back to the first films", key="first"):
-        st.session_state.page, st.session_state.scroll_to_films = 0, True
-        st.rerun()
-    if st.session_state.pop("scroll_to_films", False):
-        # The new page starts where the films do, not at the buttons under the old page's end. The page cannot scroll
-        # itself from Python: a component's script (same origin) scrolls the films' heading into view; the page
-        # number makes each one a new script, which runs.
-        html(f"<script>/* page {page} */ window.parent.document.getElementById('films')"
-             ".scrollIntoView({block: 'start'});</script>", height=0)
+        turn_page(0)
+
+
+def turn_page(page: int) -> None:
+    """Show the films' `page`, starting at their heading (`follow_paging`)."""
+    st.session_state.page, st.session_state.turns = page, st.session_state.get("turns", 0) + 1
+    st.rerun()
+
+
+def follow_paging() -> None:
+    """Bring the films' heading to the window's top after a page turn, not leave the reader at the old page's end.
+
+    The page cannot scroll itself from Python: a component's script (same origin) does. The script's text changes with
+    each turn only, so its frame reloads and scrolls then and on no other rerun. Drawn under the heading on every run,
+    so its place in the page never moves, and from a count set before the turn's rerun, so a rerun cut short by
+    another click (the old page's button is still there while the new one draws) cannot lose it."""
+    turns = st.session_state.get("turns", 0)
+    scroll = "window.parent.document.getElementById('films').scrollIntoView({block: 'start'});" if turns else ""
+    html(f"<script>/* turn {turns} */ {scroll}</script>", height=0)
 
 
 with st.sidebar:
@@ -652,6 +662,7 @@ if model_error is None:  # else the video tab's uploader is not drawn, and its u
     note_removed_uploads(present)
 with side:
     st.subheader("🎬 Films for your mood", anchor="films")
+    follow_paging()
     mode, filters = film_settings(catalog)
     recommendations(catalog, catalog_error, filters, mode)
 

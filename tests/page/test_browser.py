@@ -200,32 +200,50 @@ def with_photo(playwright, server, tmp_path, fer_faces):
 
 
 def test_films_page_to_the_end_and_back(server, tmp_path, fer_faces):
-    from playwright.sync_api import TimeoutError, expect, sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         b, page = with_photo(p, server, tmp_path, fer_faces)
         page.get_by_text(re.compile("^⚙️ Match my mood")).click()  # the films' settings, above them
         page.get_by_role("slider", name="Minimum ratings").first.focus()  # 200 ratings or more: a short list
         page.keyboard.press("End")
+        expect(page.get_by_text(re.compile("^⚙️ .*at least 200 ratings"))).to_be_visible(timeout=30_000)
         more, done = page.get_by_role("button", name="More films"), page.get_by_text("That's all")
-        for _ in range(40):
+        for turn in range(1, 41):
+            # As a reader would: click once the page has finished its run (a click while it runs may reach a run
+            # that has no such button, or be dropped with the run it interrupts).
+            idle(page)
             expect(more.or_(done).first).to_be_visible(timeout=30_000)
             if done.count():
                 break
-            try:
-                more.click(timeout=5_000)
-            except TimeoutError:  # the rerun after the last page took the button away: look again
-                continue
-            page.wait_for_timeout(800)
-        expect(page.get_by_text("That's all")).to_be_visible(timeout=10_000)
-        # Each new page starts where the films do (without the scroll: ~2,000 px above the window's top). Measured
-        # from the heading's box: Playwright's to_be_in_viewport saw no part of it inside Streamlit's scrolling main.
-        top, height = page.evaluate("() => [document.getElementById('films').getBoundingClientRect().top, innerHeight]")
-        assert 0 <= top < height / 2
+            more.click()  # Playwright scrolls the button into view first: the page's end
+            films_heading_on_top(page, f"after turn {turn}")
+        else:
+            raise AssertionError("no end of the films after 40 pages")
+        idle(page)
         page.get_by_role("button", name="Back to the first films").click()
         expect(page.get_by_role("button", name="More films")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("That's all")).to_have_count(0)
+        films_heading_on_top(page, "back at the first films")
         b.close()
+
+
+def idle(page) -> None:
+    """Wait until the page's script has finished its run (Streamlit's "Running..." sign gone)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def films_heading_on_top(page, when: str) -> None:
+    """Assert that the films' heading comes into the window's top half (without the scroll: ~2,000 px above it).
+    Measured from the heading's box: Playwright's to_be_in_viewport saw no part of it inside Streamlit's scrolling
+    main."""
+    from playwright.sync_api import TimeoutError
+
+    top = "document.getElementById('films').getBoundingClientRect().top"
+    try:
+        page.wait_for_function(f"() => 0 <= {top} && {top} < innerHeight / 2", timeout=30_000)
+    except TimeoutError:
+        raise AssertionError(f"{when}, the films' heading is at {page.evaluate(top):.0f} px") from None
 
 
 def choose(page, label: str, text: str) -> None:
