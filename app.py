@@ -530,21 +530,29 @@ def film_card(film: dict, catalog) -> None:
 MODE_NAMES = {"match": "Match my mood", "lift": "Lift my mood"}
 
 
-def film_settings(catalog) -> tuple[str, Filters]:
-    """The films' mode and filters, above the films (on a phone too, where the sidebar is folded away), in an expander
-    that says how they are set. They live in the page's address too (bind): a link shares the list as it was set."""
-    state = st.session_state
+def settings_summary(state) -> str:
+    """How the films' settings in session `state` are set, in a few words (the defaults where a widget is not drawn
+    yet)."""
     summary = [MODE_NAMES[state.get("mode", "match")], f"at least {state.get('ratings', 20)} ratings"]
     if tuple(state.get("years", YEARS)) != YEARS:
         summary.append("{}-{}".format(*state["years"]))
     if state.get("exclude"):
         summary.append(f"without {', '.join(state['exclude'])}")
+    return " · ".join(summary)
+
+
+def film_settings(catalog) -> tuple[str, Filters]:
+    """The films' mode and filters, above the films (on a phone too, where the sidebar is folded away), in an expander
+    that says how they are set. They live in the page's address too (bind): a link shares the list as it was set."""
+    label = settings_summary(st.session_state)
     # The key keeps it one element, open while its label follows the settings.
-    with st.expander(f"⚙️ {literal(' · '.join(summary))}", key="film_settings"):
+    with st.expander(f"⚙️ {literal(label)}", key="film_settings"):
         mode = st.radio("Mode", MODES, format_func=MODE_NAMES.get, horizontal=True, key="mode", bind="query-params")
         min_votes = st.slider("Minimum ratings", 0, 200, 20, step=5, key="ratings", bind="query-params")
         years = st.slider("Years", *YEARS, YEARS, key="years", bind="query-params")
         exclude = st.multiselect("Exclude genres", catalog.genres if catalog else [], key="exclude", bind="query-params")
+    if settings_summary(st.session_state) != label:  # a shared link's settings, which the widgets read after the label
+        st.rerun()  # once: the next run's label is drawn from them
     # The slider's full range is no year filter: a catalog may not know every film's year.
     year_from, year_to = (None if y == end else y for y, end in zip(years, YEARS))
     return mode, Filters(min_votes, year_from, year_to, tuple(exclude))

@@ -331,6 +331,7 @@ def test_a_shared_link_opens_the_page_with_its_film_settings(monkeypatch, fer_fa
     at.run()
     assert not at.exception
     assert at.radio(key="mode").value == "lift" and at.slider(key="ratings").value == 50
+    assert "⚙️ Lift my mood · at least 50 ratings · without Comedy" in [e.label for e in at.expander]  # closed, it says so
     scene, _ = make_scene([fer_faces["sad"][0]], [180], seed=5)
     at = upload(at, "sad.png", png(scene))
     assert films(at) and all("Comedy" not in title for title, _ in films(at))
