@@ -51,8 +51,9 @@ class Catalog:
     path: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
     movielens_ids: bool = False  # movie_id holds MovieLens ids: https://movielens.org/movies/<id> is the film's page
-    # movie_id -> the ids of the films its viewers rated alike, likest first (`neighbours_path`; empty without it)
-    neighbours: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # movie_id -> the rows in `movies` of the films its viewers rated alike, likest first (`neighbours_path`, resolved
+    # once at loading, so the page's cards look nothing up; empty without it)
+    neighbours: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def neighbours_path(catalog: Path) -> Path:
@@ -173,7 +174,11 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     for row, gs in enumerate(movies["genres"]):
         matrix[row, [index[g] for g in gs]] = 1.0
     movielens = "movie_id" in cols and header[cols["movie_id"]].strip().lower() in MOVIELENS_IDS
-    neighbours = load_neighbours(neighbours_path(path)) if "movie_id" in cols else {}
+    neighbours = {}
+    if "movie_id" in cols:
+        row_of = {movie: row for row, movie in enumerate(movies["movie_id"])}
+        neighbours = {movie: rows for movie, others in load_neighbours(neighbours_path(path)).items()
+                      if (rows := tuple(row_of[o] for o in others if o in row_of))}
     return Catalog(movies, genres, matrix, str(path), skipped, movielens, neighbours)
 
 

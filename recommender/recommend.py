@@ -143,12 +143,9 @@ def like_this(movie_id: str, catalog: str | Path | Catalog | None = None, n: int
     """Up to `n` films of the catalog that the viewers of `movie_id` rated alike (its neighbour table, built by
     scripts/build_catalog.py from MovieLens ratings), likest first: title, year, url. Empty without a table."""
     catalog = catalog if isinstance(catalog, Catalog) else ranker_for(str(catalog or DEFAULT_CATALOG)).catalog
-    movies = catalog.movies
     out = []
-    for other in catalog.neighbours.get(str(movie_id), ()):
-        rows = movies.index[movies["movie_id"] == other]
-        if len(rows) and len(out) < n:
-            m = movies.loc[rows[0]]
-            out.append({"title": m["title"], "year": None if m["year"] != m["year"] else int(m["year"]),
-                        "url": film_url(catalog, other)})
+    for row in catalog.neighbours.get(str(movie_id), ())[:n]:
+        m = catalog.movies.iloc[row]
+        out.append({"title": m["title"], "year": None if m["year"] != m["year"] else int(m["year"]),
+                    "url": film_url(catalog, m["movie_id"])})
     return out
