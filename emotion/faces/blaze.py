@@ -47,23 +47,26 @@ class BlazeFace:
         self._local.interpreter = self._load()  # here too, so a missing file fails at construction
 
     def _load(self):
+        """A TFLite interpreter for this thread, and its input and output (box, score) tensors' indices."""
         from ai_edge_litert.interpreter import Interpreter
 
         interpreter = Interpreter(model_path=str(self.MODEL), num_threads=1)
         interpreter.allocate_tensors()
-        return interpreter
+        outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+        return interpreter, interpreter.get_input_details()[0]["index"], outputs["regressors"], outputs["classificators"]
 
     def _outputs(self, square: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Its raw outputs for a `SIZE` square BGR image: per anchor, box and keypoint offsets (in input pixels) and a
         face logit."""
         if not hasattr(self._local, "interpreter"):
             self._local.interpreter = self._load()
-        interpreter = self._local.interpreter
-        rgb = cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], (rgb[None] / 127.5 - 1).astype(np.float32))
+        interpreter, inp, boxes, scores = self._local.interpreter
+        x = cv2.cvtColor(square, cv2.COLOR_BGR2RGB).astype(np.float32)[None]
+        x *= 1 / 127.5  # in place, in float32: the live finder pays this per face and frame
+        x -= 1
+        interpreter.set_tensor(inp, x)
         interpreter.invoke()
-        outputs = {d["name"]: interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()}
-        return outputs["regressors"], outputs["classificators"][:, 0]
+        return interpreter.get_tensor(boxes)[0], interpreter.get_tensor(scores)[0, :, 0]
 
     def detect(self, image: np.ndarray, min_score: float) -> list[Detection]:
         """Faces scored >= `min_score`, best first, overlaps removed."""
