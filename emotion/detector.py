@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .faces import GUESS, Box, FaceFinder, make_finder, reading_order
+from .faces import GUESS, Box, FaceFinder, LiveFinder, make_finder, reading_order
+from .faces.live import Follower
 from .inference import Forward, graph_forward, lite_forward, run_model
 from .modelfile import MODELS, load_model, read_meta
 from .preprocess import preprocess_face, to_batch
@@ -172,19 +173,23 @@ class EmotionDetector:
         rolls = rolls or [0.0] * len(boxes)
         return self._scores(to_batch([preprocess_face(image, b, r) for b, r in zip(boxes, rolls)]))
 
-    def detect(self, image: np.ndarray, near: list[Box] | None = None, turn: int = 0) -> list[Face]:
+    def detect(self, image: np.ndarray, follow: Follower | None = None, near: list[Box] | None = None) -> list[Face]:
         """Find every face in an image and label it, in reading order; no face is an empty list, not an error.
 
-        `near` (video): boxes of faces seen a frame ago; a finder that can (the live finder) then re-finds them
-        there and scans only a part of the image for new faces (the part whose `turn` it is: the video's frame count),
-        several times faster than a full search.
+        Video: `follow` (from `follower()`, one per video) with `near`, the boxes of faces seen lately: the live finder
+        then follows or re-finds them there and scans only a part of the frame for new ones, several times faster than
+        a full search.
         """
         image = as_bgr(image)
-        find_near = getattr(self.finder, "find_near", None)
-        found = self.finder.find(image) if near is None or find_near is None else find_near(image, near, turn)
+        found = self.finder.find(image) if follow is None else follow.find(image, near)
         found = reading_order([f for f in found if f.box[2] > 0 and f.box[3] > 0])
         scores = self.classify_boxes(image, [f.box for f in found], [f.roll for f in found])
         return [self.face(f.box, s, f.confidence, f.landmarks) for f, s in zip(found, scores)]
+
+    def follower(self) -> Follower | None:
+        """A video's own state for following its faces from frame to frame (`detect(follow=...)`); None for a finder
+        that searches every frame whole."""
+        return Follower(self.finder) if isinstance(self.finder, LiveFinder) else None
 
     def face(self, box: Box, scores: dict[str, float], confidence: float = 1.0,
              landmarks: dict[str, tuple[int, int]] | None = None) -> Face:

@@ -1,9 +1,9 @@
 """Video: faces followed across frames, and the live webcam path.
 
 `FaceTracker` is what every video path shares (live webcam, video files in `emotion.clip`): per frame, find
-faces (with the live finder: each tracked face re-found near its last box, and a part of the frame scanned for new
-ones, `emotion.faces.live`) -> one batched classification -> each face matched to its track by box overlap, so it
-keeps a stable id, and its scores smoothed by an exponential moving average over time.
+faces (with the live finder: each tracked face re-found near its last box or followed by its look, and a part of the
+frame scanned for new ones, `emotion.faces.live`) -> one batched classification -> each face matched to its track by
+box overlap, so it keeps a stable id, and its scores smoothed by an exponential moving average over time.
 
 One `LiveProcessor` per webcam viewer. `process(frame)` runs on the webcam worker thread: the tracker, then
 the smoothed boxes drawn. The page reads the smoothed mood, its timeline and the processing rate through
@@ -62,13 +62,11 @@ class FaceTracker:
         self.labels = detector.labels
         self.tracks: list[Track] = []
         self._next_id = 1
-        self._frames = 0  # frames tracked: whose turn it is in the live finder's scan
+        self.follow = detector.follower()  # this video's own state in the live finder (None: whole frames searched)
 
     def track(self, frame: np.ndarray, now: float) -> list[Tracked]:
         """The faces of a BGR frame taken at `now` (seconds, increasing), matched to the tracks so far."""
-        self._frames += 1
-        faces = self.detector.detect(frame, near=[t.box for t in self.tracks] if self.tracks else None,
-                                     turn=self._frames)
+        faces = self.detector.detect(frame, self.follow, [t.box for t in self.tracks])
         return self._update(faces, now)
 
     def _update(self, faces: list[Face], now: float) -> list[Tracked]:

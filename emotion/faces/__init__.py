@@ -4,7 +4,8 @@ Two finders, chosen by measurement (models/FACE_FINDER.md, bench/realtime.py):
 - "photo" (`photo.PhotoFinder`, for photos): MTCNN, then a fixed order of fallback steps (`photo.STEPS`) where
   it finds nothing; boxes with eye landmarks. ~0.1-0.3 s a photo.
 - "live" (`live.LiveFinder`, for live video and video files): MediaPipe's BlazeFace on every frame, each face
-  re-found near where it was a frame ago (`find_near`), ~1.5 ms a face.
+  re-found near where it was a frame ago (`find_near`), ~1.5 ms a face, or every other frame followed by its look
+  (`Follower`, one per video), a twentieth of that.
 
 Both frame their boxes as training faces are framed (`boxes.frame_box`) and give each face's eyes, by which
 `preprocess_face` turns it upright.

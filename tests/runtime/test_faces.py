@@ -12,7 +12,7 @@ from emotion.faces.boxes import frame_box
 from emotion.faces.images import bordered
 from emotion.faces.photo import STEPS, Search
 from emotion.imageio import read_image
-from synthetic.scenes import background, make_scene
+from synthetic.scenes import background, make_scene, paste_face
 from training.shifted import shift_photo
 
 
@@ -104,6 +104,29 @@ def test_live_refinds_a_moved_face_near_its_last_box(live, fer_faces):
         near_hits += matched(found, truth, threshold=0.5)
         full_hits += matched(live.find(scene), truth, threshold=0.5)
     assert near_hits >= max(full_hits - 1, 0.9 * len(faces))
+
+
+def test_a_follower_keeps_a_moving_face_boxed_and_lets_go_of_one_that_left(live, fer_faces, monkeypatch):
+    """A face drifting 6 px a frame: boxed in every frame, every other frame by matching its look (no BlazeFace run);
+    once the face is gone from where it was, no box stays behind."""
+    from emotion.faces.live import Follower
+
+    follow, runs = Follower(live), []
+    detect = live.blaze.detect
+    monkeypatch.setattr(live.blaze, "detect", lambda *a: runs.append(1) or detect(*a))
+    rng = np.random.default_rng(3)
+    bg, face = background(480, 640, rng), fer_faces["happy"][1]
+    known: list = []
+    for i in range(12):
+        scene, truth = bg.copy(), (150 + 6 * i, 120 + 3 * i, 180, 180)
+        paste_face(scene, face, truth)
+        runs.clear()
+        found = follow.find(scene, known)
+        assert matched(found, [truth], threshold=0.6) == 1, f"frame {i}"
+        if i >= 2 and follow.turn % 2 == 0:  # its turn to be followed, with the scan's part: one BlazeFace run
+            assert len(runs) == 1, f"frame {i}: {len(runs)} BlazeFace runs"
+        known = [f.box for f in found]
+    assert follow.find(bg, known) == [] and follow.find(bg, known) == []
 
 
 @pytest.mark.slow

@@ -28,9 +28,12 @@ class Scripted:
         self.faces: list[Face] = []
         self.near: list = []  # the known boxes each call was given
 
-    def detect(self, frame, near=None, turn=0):
+    def detect(self, frame, follow=None, near=None):
         self.near.append(near)
         return self.faces
+
+    def follower(self):
+        return None
 
     def face(self, box, scores, confidence=1.0):
         return Face(box, max(scores, key=scores.get), scores, confidence)
@@ -86,7 +89,7 @@ def test_tracked_faces_are_looked_for_where_they_were_and_newcomers_get_their_ow
     proc.process(np.zeros((10, 10, 3), np.uint8), now=1 / 30)
     det.faces = [face((10, 4, 100, 100), 0.9), second]  # the first moves
     proc.process(np.zeros((10, 10, 3), np.uint8), now=2 / 30)
-    assert det.near == [None, [first.box], [first.box, second.box]]  # a full search only while no face is known
+    assert det.near == [[], [first.box], [first.box, second.box]]  # a full search only while no face is known
     assert sorted((t.id, t.box) for t in proc.tracks) == [(1, (10, 4, 100, 100)), (2, second.box)]
 
 
