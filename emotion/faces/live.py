@@ -133,31 +133,35 @@ class Follower:
     def __init__(self, finder: LiveFinder):
         self.finder = finder
         self.turn = 0  # frames seen: whose turn it is in the scan, and which faces are followed
-        self.looks: dict[Box, tuple[FaceBox, np.ndarray]] = {}  # the last frame's faces by their box
+        self.before: np.ndarray | None = None  # the last frame, whose faces' looks are cut out when they are followed
+        self.seen: dict[Box, FaceBox] = {}  # its faces by their box
 
     def find(self, image: np.ndarray, near: list[Box] | None) -> list[FaceBox]:
-        """The faces of this frame (HxWx3 BGR); `near`: where faces were seen lately (every face if None)."""
+        """The faces of this frame (HxWx3 BGR, not changed afterwards: it is kept until the next one); `near`: where
+        faces were seen lately (every face if None)."""
         self.turn += 1
         if not near:
             found = self.finder.find(image)
         else:
             followed, refind = [], []
             for k, box in enumerate(near):
-                seen = self.looks.get(box) if (self.turn + k) % 2 == 0 else None
-                face = self._follow(image, *seen) if seen else None
+                seen = self.seen.get(box) if (self.turn + k) % 2 == 0 else None
+                face = self._follow(image, seen) if seen else None
                 (refind if face is None else followed).append(box if face is None else face)
             found = self.finder.find_near(image, refind, self.turn, followed)
-        self.looks = {f.box: (f, self._look(image, f.box)) for f in found}
+        self.before, self.seen = image, {f.box: f for f in found}
         return found
 
     def _look(self, image: np.ndarray, box: Box) -> np.ndarray:
+        """The face at `box` as a `LOOK`-pixel square grayscale patch."""
         x, y, w, h = box
         crop = image[max(y, 0):y + h, max(x, 0):x + w]
         return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (self.LOOK, self.LOOK), interpolation=cv2.INTER_AREA)
 
-    def _follow(self, image: np.ndarray, face: FaceBox, look: np.ndarray) -> FaceBox | None:
-        """`face` moved to where `look` matches best within half its side of its box, or None where it matches
-        poorly."""
+    def _follow(self, image: np.ndarray, face: FaceBox) -> FaceBox | None:
+        """`face` of the last frame moved to where its look matches best within half its side of its box, or None
+        where it matches poorly."""
+        look = self._look(self.before, face.box)
         x, y, w, h = face.box
         height, width = image.shape[:2]
         x0, y0, x1, y1 = max(x - w // 2, 0), max(y - h // 2, 0), min(x + w + w // 2, width), min(y + h + h // 2, height)
