@@ -507,13 +507,18 @@ def live_tab(det: EmotionDetector, model_path: str) -> None:
             st.rerun()
 
 
+def dated(year: int | None) -> str:
+    """A film's year after its title, or nothing where the catalog does not know it."""
+    return f" ({year})" if year else ""
+
+
 def film_card(film: dict, catalog) -> None:
     with st.container(border=True):
         title = f"[{literal(film['title'])}]({film['url']})" if film["url"] else literal(film["title"])
         # The genres the mood asked for stand out from the film's others.
         badges = " ".join(f":{'blue' if g in film['matched_genres'] else 'gray'}-badge[{literal(g)}]"
                           for g in film["genres"])
-        st.markdown(f"**{title}** ({film['year'] or 'year unknown'})  \n{badges}")
+        st.markdown(f"**{title}**{dated(film['year'])}  \n{badges}")
         rated = (f"⭐ {film['rating_mean']:.1f} from {film['rating_count']} rating{'s' if film['rating_count'] != 1 else ''}"
                  if film["rating_mean"] is not None else "no ratings in this catalog")
         # The reason of this very film: the mood's genres it serves, and where its rating stands.
@@ -523,7 +528,7 @@ def film_card(film: dict, catalog) -> None:
         if similar := like_this(film["movie_id"], catalog):
             with st.popover("More like this", help="Films its viewers rated alike (MovieLens ratings)"):
                 for other in similar:
-                    name = f"{literal(other['title'])} ({other['year'] or 'year unknown'})"
+                    name = f"{literal(other['title'])}{dated(other['year'])}"
                     st.markdown(f"[{name}]({other['url']})" if other["url"] else name)
 
 
