@@ -120,6 +120,10 @@ def recipe(chain: list[tuple[Path, dict, dict]]) -> str:
     return "\n  ".join(stages)
 
 
+SELECTED_BY = {"accuracy": "val accuracy",  # each `--select`, as the card says it
+               "mean": "the mean of every source's val accuracy and macro recall"}
+
+
 def describe(run: Path, cfg: dict, m: dict) -> dict:
     """The card's architecture, recipe, hours and progress for a trained run or an ensemble of runs."""
     if m["arch"] != ENSEMBLE:
@@ -127,7 +131,7 @@ def describe(run: Path, cfg: dict, m: dict) -> dict:
         return {"architecture": ARCHS[m["arch"]].describe(m["arch"]), "recipe": recipe(chain),
                 "hours": sum(stage.get("train_seconds") or 0 for _, _, stage in chain) / 3600,
                 "progress": f"{m['epochs_done']} of {m['epochs_planned']} planned epochs of the last stage; "
-                            "best-on-val weights (by val accuracy)",
+                            f"best-on-val weights (by {SELECTED_BY[cfg.get('select', 'accuracy')]})",
                 # A run stopped early on purpose keeps no checkpoint: it will not resume, and its model is final.
                 "stages": [c for _, c, _ in chain],
                 "unfinished": [(run, cfg["data"])] if m["epochs_done"] < m["epochs_planned"] and (run / "backup").exists() else [],

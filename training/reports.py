@@ -110,9 +110,17 @@ def plot_curves(history: pd.DataFrame, path: str | Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     epochs = history["epoch"] + 1
+    # A run on several sources also logs each source's val (val_<source>_accuracy) and the score it selects by.
+    per_source = [c for c in history.columns if c.startswith("val_") and c.endswith("_accuracy") and c != "val_accuracy"]
     for ax, key in zip(axes, ("loss", "accuracy")):
         ax.plot(epochs, history[key], label="train")
-        ax.plot(epochs, history[f"val_{key}"], label="val")
+        if key == "accuracy" and per_source:
+            for column in per_source:
+                ax.plot(epochs, history[column], label=f"val ({column.removeprefix('val_').removesuffix('_accuracy')})")
+            if "val_score" in history:
+                ax.plot(epochs, history["val_score"], "--", label="val score (selects)")
+        else:
+            ax.plot(epochs, history[f"val_{key}"], label="val")
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
