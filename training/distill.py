@@ -17,7 +17,7 @@ import tensorflow as tf
 from scipy.special import log_softmax, softmax
 
 from emotion.detector import EmotionDetector
-from emotion.inference import TTA_VIEWS
+from emotion.inference import TTA_VIEWS, pick_export
 from emotion.modelfile import file_sha256, load_model
 
 from .architectures import cpu_has_bf16, mixed_bfloat16_copy
@@ -43,6 +43,9 @@ def teacher_log_probs(teacher: str | Path, faces: FaceSet, cache_dir: Path | Non
     cache = cache_dir / f"{file_sha256(teacher)[:16]}-{key}.npy" if cache_dir else None
     if cache and cache.exists():
         return np.load(cache)
+    if pick_export(teacher) is None:
+        print(f"{teacher}: no TFLite export beside it, so the model file scores the faces, several times slower; "
+              f"`emotion-train export --model {teacher} --int8 DATA` first makes it fast", flush=True)
     detector = EmotionDetector.load(teacher, finder="live", tta=True, prior="training")  # what it learned
     order = label_order(teacher, detector.labels, faces.labels)
     log_probs = log_softmax(detector.logits(faces.x[..., None].astype(np.float32)), axis=1)[:, order]
