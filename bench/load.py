@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=0, help="seconds of the largest N within --limit, for lag growth")
     parser.add_argument("--limit", type=int, default=4, help="the server's MOOD_MAX_LIVE_VIEWERS")
     parser.add_argument("--uploaders", type=int, nargs="*", default=[], help="concurrent photo uploads to measure")
-    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md", help="'-' for none")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit("needs Debian's chromium: apt-get install chromium")

@@ -20,7 +20,10 @@ def cpu_kind() -> tuple[str, str]:
 
 
 def write_section(results: Path, title: str, body: list[str]) -> None:
-    """Replace this CPU kind's section of `results` (a `## title` and what follows up to the next one), keep the rest."""
+    """Replace this CPU kind's section of `results` (a `## title` and what follows up to the next one), keep the rest;
+    `-` writes nothing (a run only to look at)."""
+    if str(results) == "-":
+        return
     head = "# Real-time benchmark: our live path vs the `fer` package\n\nOne section per CPU kind; each written by " \
            "`python -m bench.realtime` on a machine of that kind.\n"
     text = results.read_text() if results.exists() else head
