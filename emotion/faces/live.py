@@ -147,28 +147,31 @@ class Follower:
             for k, box in enumerate(near):
                 seen = self.seen.get(box) if (self.turn + k) % 2 == 0 else None
                 face = self._follow(image, seen) if seen else None
-                (refind if face is None else followed).append(box if face is None else face)
+                if face is None:
+                    refind.append(box)
+                else:
+                    followed.append(face)
             found = self.finder.find_near(image, refind, self.turn, followed)
         self.before, self.seen = image, {f.box: f for f in found}
         return found
 
-    def _look(self, image: np.ndarray, box: Box) -> np.ndarray:
-        """The face at `box` as a `LOOK`-pixel square grayscale patch."""
-        x, y, w, h = box
-        crop = image[max(y, 0):y + h, max(x, 0):x + w]
-        return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (self.LOOK, self.LOOK), interpolation=cv2.INTER_AREA)
+    @staticmethod
+    def _gray(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, factor: float) -> np.ndarray:
+        """The image's part from (x0, y0) to (x1, y1), clipped to it, in grayscale, scaled by `factor`."""
+        part = image[max(y0, 0):y1, max(x0, 0):x1]
+        size = (max(1, round(part.shape[1] * factor)), max(1, round(part.shape[0] * factor)))
+        return cv2.resize(cv2.cvtColor(part, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA)
 
     def _follow(self, image: np.ndarray, face: FaceBox) -> FaceBox | None:
-        """`face` of the last frame moved to where its look matches best within half its side of its box, or None
-        where it matches poorly."""
-        look = self._look(self.before, face.box)
+        """`face` of the last frame moved to where its look (a `LOOK`-pixel grayscale patch of it) matches best within
+        half its side of its box, or None where it matches poorly."""
         x, y, w, h = face.box
-        height, width = image.shape[:2]
-        x0, y0, x1, y1 = max(x - w // 2, 0), max(y - h // 2, 0), min(x + w + w // 2, width), min(y + h + h // 2, height)
         factor = self.LOOK / w
-        area = cv2.resize(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY),
-                          (round((x1 - x0) * factor), round((y1 - y0) * factor)), interpolation=cv2.INTER_AREA)
-        if min(area.shape) < self.LOOK:
+        look = self._gray(self.before, x, y, x + w, y + h, factor)
+        height, width = image.shape[:2]
+        x0, y0 = max(x - w // 2, 0), max(y - h // 2, 0)
+        area = self._gray(image, x0, y0, min(x + w + w // 2, width), min(y + h + h // 2, height), factor)
+        if area.shape[0] < look.shape[0] or area.shape[1] < look.shape[1]:
             return None
         _, best, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(area, look, cv2.TM_CCOEFF_NORMED))
         if best < self.MATCH:
